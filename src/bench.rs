@@ -1,0 +1,232 @@
+//! Benchmarks that write their tables into `BENCHMARKS.md`: a benchmark is a feature, run from the CLI.
+//!
+//! Every figure is a median of several timed runs after a warm-up (these machines are noisy), and the
+//! table records the machine and the commit it was measured on. Each suite owns one section of the
+//! file, between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`, and rewrites only that section.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::asr::recording::transcribe_recording;
+use crate::asr::{AudioContext, Recognizer, WhisperConfig, WhisperRecognizer};
+use crate::audio::{self, Audio, Encoding};
+use crate::eval::{word_errors, WordErrors};
+use crate::models::ModelDir;
+use crate::tts::{PiperVoice, Synthesizer};
+use crate::vad::{SileroModel, VadConfig};
+
+/// Median of a set of measurements (the upper middle for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn max(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::NAN, f64::max)
+}
+
+/// Time `f` `runs` times after one warm-up run; seconds per run.
+fn timed(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
+    f()?;
+    (0..runs.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            f()?;
+            Ok(start.elapsed().as_secs_f64())
+        })
+        .collect()
+}
+
+/// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// "model name, N cores" of this machine, and the commit of the working tree.
+pub fn provenance() -> (String, String) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "uncommitted".into());
+    let dirty = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    (format!("{cpu}, {cores} cores"), if dirty { format!("{commit} (+ local changes)") } else { commit })
+}
+
+/// Replace (or append) the section `name` of the benchmarks file with `body`.
+pub fn write_section(file: &Path, name: &str, body: &str) -> Result<()> {
+    let (open, close) = (format!("<!-- bench:{name} -->"), format!("<!-- /bench:{name} -->"));
+    let existing = std::fs::read_to_string(file).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let section = format!("{open}\n{body}\n{close}");
+    let updated = match (existing.find(&open), existing.find(&close)) {
+        (Some(start), Some(end)) if end > start => {
+            format!("{}{}{}", &existing[..start], section, &existing[end + close.len()..])
+        }
+        _ => format!("{}\n{}\n", existing.trim_end(), section),
+    };
+    std::fs::write(file, updated).with_context(|| format!("writing {}", file.display()))
+}
+
+struct Clip {
+    audio: Audio,
+    text: String,
+}
+
+fn committed_clips() -> Result<Vec<Clip>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio-samples");
+    let manifest = std::fs::read_to_string(root.join("manifest.jsonl")).context("audio-samples/manifest.jsonl")?;
+    manifest
+        .lines()
+        .map(|line| {
+            let entry: serde_json::Value = serde_json::from_str(line)?;
+            let file: PathBuf = root.join(entry["file"].as_str().context("file")?);
+            Ok(Clip { audio: audio::wav::read(&file)?, text: entry["text"].as_str().context("text")?.to_string() })
+        })
+        .collect()
+}
+
+fn through_mulaw(audio: &Audio) -> Result<Audio> {
+    let narrow = audio.to_rate(8000)?;
+    Ok(Audio::new(Encoding::Mulaw.decode(&Encoding::Mulaw.encode(&narrow.samples))?, 8000))
+}
+
+/// `helpline bench speech`: recognition and synthesis speed, accuracy and memory.
+pub fn speech(models: &ModelDir, runs: usize, out: &Path) -> Result<()> {
+    let (machine, commit) = provenance();
+    let mut rows: Vec<String> = Vec::new();
+    let mut row = |what: &str, value: String, note: &str| {
+        eprintln!("{what}: {value} {note}");
+        rows.push(format!("| {what} | {value} | {note} |"));
+    };
+
+    let load = Instant::now();
+    let recognizer = WhisperRecognizer::load(models, "tiny.en", WhisperConfig::default())?;
+    row("Whisper tiny.en load", format!("{:.2} s", load.elapsed().as_secs_f64()), "ggml f16, converted by set-up");
+    let vad = Arc::new(SileroModel::load(models, 1)?);
+    let clips = committed_clips()?;
+
+    // A 3 s utterance, as a caller's turn: the first committed clip of about that length.
+    let utterance = clips
+        .iter()
+        .map(|c| c.audio.to_rate(16_000))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .min_by_key(|a| ((a.duration_s() - 3.0).abs() * 1000.0) as i64)
+        .context("no clips")?;
+    for (threads, context, label) in [
+        (1, AudioContext::Full, "full 30 s window"),
+        (2, AudioContext::Full, "full 30 s window"),
+        (1, AudioContext::Fit { floor: 500 }, "window fit to clip, floor 10 s"),
+        (2, AudioContext::Fit { floor: 500 }, "window fit to clip, floor 10 s"),
+        (2, AudioContext::Fit { floor: 250 }, "window fit to clip, floor 5 s"),
+    ] {
+        let r = recognizer.with_config(WhisperConfig { threads, audio_context: context, ..Default::default() });
+        let times = timed(runs, || Ok(r.recognize(&utterance.samples).map(|_| ())?))?;
+        row(
+            &format!("Recognise a {:.1} s utterance, {threads} thread(s), {label}", utterance.duration_s()),
+            format!("{:.0} ms median", median(&times) * 1000.0),
+            &format!("max {:.0} ms over {} runs", max(&times) * 1000.0, times.len()),
+        );
+    }
+
+    // Accuracy and speed over every committed clip, for each window setting.
+    for (context, label) in [
+        (AudioContext::Full, "full window"),
+        (AudioContext::Fit { floor: 500 }, "fit, floor 10 s"),
+        (AudioContext::Fit { floor: 250 }, "fit, floor 5 s"),
+    ] {
+        let r = recognizer.with_config(WhisperConfig { threads: 2, audio_context: context, ..Default::default() });
+        let (mut wide, mut narrow) = (WordErrors::default(), WordErrors::default());
+        let mut rtfs = Vec::new();
+        for clip in &clips {
+            let started = Instant::now();
+            let heard = transcribe_recording(&r, &vad, &VadConfig::default(), &clip.audio)?;
+            rtfs.push(started.elapsed().as_secs_f64() / clip.audio.duration_s());
+            wide += word_errors(&clip.text, &heard.text);
+            let phone = transcribe_recording(&r, &vad, &VadConfig::default(), &through_mulaw(&clip.audio)?)?;
+            narrow += word_errors(&clip.text, &phone.text);
+        }
+        row(
+            &format!("WER over {} committed clips, {label}", clips.len()),
+            format!("{:.1} % (16 kHz) / {:.1} % (8 kHz mu-law)", wide.rate() * 100.0, narrow.rate() * 100.0),
+            &format!("{} reference words", wide.reference_words),
+        );
+        row(&format!("RTF over the clips, 2 threads, {label}"), format!("{:.3} median", median(&rtfs)), "VAD + recognition per clip");
+    }
+
+    // Two recognitions at once, one thread each: the 2-thread stall seen in trials must not recur.
+    let single = recognizer.with_config(WhisperConfig { threads: 1, ..Default::default() });
+    let mut concurrent = Vec::new();
+    single.recognize(&utterance.samples)?;
+    for _ in 0..runs.max(1) {
+        let latencies: Vec<f64> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let start = Instant::now();
+                        single.recognize(&utterance.samples).map(|_| start.elapsed().as_secs_f64())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().map_err(|_| anyhow::anyhow!("recognition thread panicked"))?.map_err(Into::into)).collect::<Result<Vec<f64>>>()
+        })?;
+        concurrent.extend(latencies);
+    }
+    row(
+        "Two recognitions at once, 1 thread each",
+        format!("{:.0} ms median", median(&concurrent) * 1000.0),
+        &format!("max {:.0} ms over {} recognitions", max(&concurrent) * 1000.0, concurrent.len()),
+    );
+
+    // Synthesis: time to the first sentence's audio, and real-time factor.
+    let load = Instant::now();
+    let voice = PiperVoice::load(models, 1)?;
+    row("Piper voice load", format!("{:.2} s", load.elapsed().as_secs_f64()), "en_US-joe-medium, 1 thread");
+    let reply = "Thank you for calling Acme Bank, how can I help you today?";
+    let first = timed(runs, || {
+        voice.synthesize(reply, &mut |_| std::ops::ControlFlow::Break(()))?;
+        Ok(())
+    })?;
+    row("Synthesis, time to first audio (one-sentence reply)", format!("{:.0} ms median", median(&first) * 1000.0), &format!("max {:.0} ms", max(&first) * 1000.0));
+    let paragraph = "Your balance is $1,250.42. Your next payment of $89.99 is due on March 3rd. \
+                     Is there anything else I can help you with today?";
+    let mut rtf = Vec::new();
+    timed(runs, || {
+        let started = Instant::now();
+        let samples = voice.synthesize_all(paragraph)?;
+        rtf.push(started.elapsed().as_secs_f64() / (samples.len() as f64 / f64::from(voice.sample_rate())));
+        Ok(())
+    })?;
+    rtf.remove(0); // the warm-up run
+    row("Synthesis RTF, 1 thread", format!("{:.3} median", median(&rtf)), "three sentences");
+    row("Peak RSS of this benchmark", format!("{:.0} MiB", peak_rss_mib()), "tiny.en + Silero + Piper loaded");
+
+    let body = format!(
+        "## Speech (`helpline bench speech --runs {runs}`)\n\nMachine: {machine}. Commit: {commit}. \
+         Medians of {runs} runs after a warm-up.\n\n| measurement | result | notes |\n|---|---|---|\n{}",
+        rows.join("\n")
+    );
+    write_section(out, "speech", &body)?;
+    println!("wrote the speech section of {}", out.display());
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! # Helpline: an on-device voice assistant for phone customer support
+//!
+//! A caller's audio flows through these stages, each a module with one small public face:
+//!
+//! - [`audio`]: the caller's and the assistant's sound. WAV in and out (`hound`), raw telephone audio
+//!   (G.711 mu-law / A-law, linear PCM), resampling (`rubato`) and 20 ms framing. Knows nothing of speech.
+//! - [`vad`]: voice activity. Silero VAD through ONNX Runtime at 8 or 16 kHz turns frames into speech
+//!   start / end events, so silence never reaches the recogniser and long recordings split into utterances.
+//! - [`asr`]: speech to text. The [`asr::Recognizer`] trait, and whisper.cpp (`whisper-rs`) behind it:
+//!   one model loaded and shared, one decoder state per concurrent recognition, confidence from token
+//!   probabilities, and guards against Whisper's hallucinations on silence and noise.
+//! - [`tts`]: text to speech. The [`tts::Synthesizer`] trait, and a Piper voice run through ONNX Runtime
+//!   with espeak-ng phonemes, one sentence at a time so a caller hears the first sentence early; text is
+//!   first normalised so numbers, money and dates read naturally.
+//! - [`models`]: where model files live, their checksums, fetching them from the Python package index,
+//!   and converting Whisper from CTranslate2 to whisper.cpp's ggml format.
+//! - [`eval`]: word error rate with the normalisation that makes it fair (case, punctuation, numerals).
+//! - [`bench`]: the benchmarks that write `BENCHMARKS.md`; a benchmark is a feature, run from the CLI.
+//!
+//! The binary (`src/main.rs`) is the only place that knows about the command line.
+
+pub mod asr;
+pub mod audio;
+pub mod bench;
+pub mod eval;
+pub mod models;
+pub mod tts;
+pub mod vad;

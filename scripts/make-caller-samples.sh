@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say_as_caller() { # text, output
-  espeak-ng -v en-us -s 150 -w /tmp/helpline-caller.wav "$1"
+  espeak-ng -v en-us -s 140 -w /tmp/helpline-caller.wav "$1"
   sox /tmp/helpline-caller.wav -r 8000 -c 1 -e u-law "$2"
 }
-say_as_caller "Hi, I'd like to check the balance on my checking account please." audio-samples/caller-balance-8k.wav
+say_as_caller "Hi, I think my credit card was stolen. Can you block it please?" audio-samples/caller-stolen-card-8k.wav

@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo test --release --locked 2>&1 | tee target/test-output.txt
+cargo test --release --locked --no-fail-fast 2>&1 | tee target/test-output.txt
 echo "test summary:"
 grep -E "^test result:" target/test-output.txt | awk '{p+=$4; f+=$6; i+=$8} END {printf "%d passed; %d failed; %d ignored\n", p, f, i}'

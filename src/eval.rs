@@ -1,149 +1,220 @@
 //! Word error rate, with the normalisation that makes it fair.
 //!
-//! A recogniser writing "5" for "five", "Mr" for "mister" or "account's" with a curly apostrophe has not
-//! made an error a caller would notice. Both sides are normalised the same way before words are
-//! aligned: lower case, punctuation removed, numerals spelled out, hyphens split.
+//! A recogniser writing "5" for "five", "Mr" for "mister" or "4567" for "four five six seven" has not
+//! made an error a caller would notice. Both sides are normalised the same way before words are aligned,
+//! in the spirit of Whisper's English text normaliser: lower case, punctuation removed, common
+//! abbreviations expanded, every number written as digits (spelled numbers parsed, "oh" in a digit string
+//! read as zero) and digit strings compared digit by digit, so "1,0001. 90210" and "one zero zero zero one nine
+//! oh two one oh" are the same ten digits.
 
-/// Normalise text for scoring: lower case, no punctuation, digits spelled out, hyphenated words split.
+/// Abbreviations a recogniser writes for words a reference spells out.
+const ABBREVIATIONS: &[(&str, &str)] =
+    &[("mr", "mister"), ("mrs", "missus"), ("dr", "doctor"), ("ok", "okay"), ("st", "saint"), ("vs", "versus")];
+
+/// Normalise text for scoring: the words, lower case, with every number as digits.
 pub fn normalize(text: &str) -> Vec<String> {
-    let cleaned: String = text
-        .chars()
-        .map(|c| match c {
-            '\u{2019}' | '\u{2018}' => '\'',
-            '-' | '/' | '_' => ' ',
-            _ => c,
-        })
-        .collect();
-    let mut words = Vec::new();
-    for raw in cleaned.split_whitespace() {
-        let token: String = raw
-            .chars()
-            .filter(|c| c.is_alphanumeric() || *c == '\'' || *c == '%' || *c == '$')
-            .collect::<String>()
-            .to_lowercase();
-        let token = token.trim_matches('\'');
-        if token.is_empty() {
-            continue;
+    let mut tokens: Vec<String> = Vec::new();
+    for raw in text.split(|c: char| c.is_whitespace() || matches!(c, '-' | '/' | '_' | '\u{2014}')) {
+        let mut token = String::new();
+        let chars: Vec<char> = raw.chars().collect();
+        for (i, &c) in chars.iter().enumerate() {
+            let between_digits = |i: usize| {
+                i > 0 && i + 1 < chars.len() && chars[i - 1].is_ascii_digit() && chars[i + 1].is_ascii_digit()
+            };
+            match c {
+                '\u{2019}' | '\u{2018}' | '\'' => token.push('\''),
+                // Thousands separators vanish; a decimal point inside a number stays.
+                ',' if between_digits(i) => {}
+                '.' if between_digits(i) => token.push('.'),
+                c if c.is_alphanumeric() => token.extend(c.to_lowercase()),
+                '%' => token.push_str(" percent"),
+                '$' => {}
+                _ => token.push(' '),
+            }
         }
-        let (dollars, token) = match token.strip_prefix('$') {
-            Some(rest) => (true, rest),
-            None => (false, token),
-        };
-        let (percent, token) = match token.strip_suffix('%') {
-            Some(rest) => (true, rest),
-            None => (false, token),
-        };
-        let digits: String = token.chars().filter(|c| *c != ',').collect();
-        if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
-            words.extend(spell_digits_as_spoken(&digits));
-        } else if let Some(ordinal) = spell_ordinal(token) {
-            words.extend(ordinal);
-        } else {
-            words.push(token.replace(['$', '%'], ""));
+        let dollars = raw.starts_with('$');
+        for word in token.split_whitespace() {
+            let word = word.trim_matches('\'');
+            split_digits_from_letters(word, &mut tokens);
         }
         if dollars {
-            words.push("dollars".into());
-        }
-        if percent {
-            words.push("percent".into());
+            tokens.push("dollars".into());
         }
     }
-    words.retain(|w| !w.is_empty());
-    words
+    let expanded: Vec<String> = tokens
+        .into_iter()
+        .map(|t| ABBREVIATIONS.iter().find(|(short, _)| *short == t).map(|(_, long)| long.to_string()).unwrap_or(t))
+        .collect();
+    digits_one_by_one(numbers_as_digits(&expanded))
 }
 
-/// How a digit string is said: a number up to four digits ("2026" → "two thousand twenty six"), a longer
-/// string digit by digit (account and phone numbers are read that way), leading zeros as "zero".
-fn spell_digits_as_spoken(digits: &str) -> Vec<String> {
-    if digits.len() > 4 || (digits.len() > 1 && digits.starts_with('0')) {
-        return digits.chars().map(|d| spell_number(u64::from(d as u8 - b'0'))).collect();
-    }
-    let n: u64 = digits.parse().unwrap_or(0);
-    spell_number(n).split_whitespace().map(str::to_string).collect()
-}
-
-fn spell_ordinal(token: &str) -> Option<Vec<String>> {
-    let number: String = token.chars().take_while(char::is_ascii_digit).collect();
-    let suffix = &token[number.len()..];
-    if number.is_empty() || !["st", "nd", "rd", "th"].contains(&suffix) {
-        return None;
-    }
-    let mut words: Vec<String> = spell_number(number.parse().ok()?).split_whitespace().map(str::to_string).collect();
-    let last = words.pop()?;
-    words.push(ordinal_word(&last));
-    Some(words)
-}
-
-fn ordinal_word(cardinal: &str) -> String {
-    match cardinal {
-        "one" => "first".into(),
-        "two" => "second".into(),
-        "three" => "third".into(),
-        "five" => "fifth".into(),
-        "eight" => "eighth".into(),
-        "nine" => "ninth".into(),
-        "twelve" => "twelfth".into(),
-        w if w.ends_with('y') => format!("{}ieth", &w[..w.len() - 1]),
-        w => format!("{w}th"),
+/// "9am" → "9", "am"; ordinals like "21st" stay whole (they become "21th").
+fn split_digits_from_letters(word: &str, out: &mut Vec<String>) {
+    let digits: String = word.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let rest = &word[digits.len()..];
+    if digits.is_empty() || rest.is_empty() {
+        if !word.is_empty() {
+            out.push(word.to_string());
+        }
+    } else if ["st", "nd", "rd", "th"].contains(&rest) {
+        out.push(format!("{digits}th"));
+    } else {
+        out.push(digits);
+        out.push(rest.to_string());
     }
 }
 
-/// English words for a number, without "and" or hyphens ("two thousand twenty six").
-pub fn spell_number(n: u64) -> String {
-    const ONES: [&str; 20] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-    ];
-    const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-    fn below_thousand(n: u64, out: &mut Vec<&'static str>) {
-        if n >= 100 {
-            out.push(ONES[(n / 100) as usize]);
-            out.push("hundred");
-        }
-        let rest = n % 100;
-        if rest >= 20 {
-            out.push(TENS[(rest / 10) as usize]);
-            if rest % 10 != 0 {
-                out.push(ONES[(rest % 10) as usize]);
-            }
-        } else if rest > 0 || n == 0 {
-            out.push(ONES[rest as usize]);
-        }
+#[derive(Clone, Copy, PartialEq)]
+enum NumberWord {
+    Unit(u64),
+    Teen(u64),
+    Tens(u64),
+    Hundred,
+    Scale(u64),
+}
+
+fn number_word(word: &str) -> Option<(NumberWord, bool)> {
+    const UNITS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+    const TEENS: [&str; 10] =
+        ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"];
+    const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+    const UNIT_ORDINALS: [&str; 10] =
+        ["zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"];
+    let find = |list: &[&str], w: &str| list.iter().position(|x| *x == w).map(|i| i as u64);
+    if let Some(i) = find(&UNITS, word) {
+        return Some((NumberWord::Unit(i), false));
     }
-    if n == 0 {
-        return "zero".into();
+    if let Some(i) = find(&UNIT_ORDINALS, word) {
+        return Some((NumberWord::Unit(i), true));
     }
+    if let Some(i) = find(&TEENS, word) {
+        return Some((NumberWord::Teen(10 + i), false));
+    }
+    if let Some(base) = word.strip_suffix("th").and_then(|w| find(&TEENS, if w == "twelf" { "twelve" } else { w })) {
+        return Some((NumberWord::Teen(10 + base), true));
+    }
+    if let Some(i) = find(&TENS, word) {
+        return Some((NumberWord::Tens(20 + 10 * i), false));
+    }
+    if let Some(i) = word.strip_suffix("ieth").and_then(|w| find(&TENS, &format!("{w}y"))) {
+        return Some((NumberWord::Tens(20 + 10 * i), true));
+    }
+    match word {
+        "hundred" => Some((NumberWord::Hundred, false)),
+        "hundredth" => Some((NumberWord::Hundred, true)),
+        "thousand" => Some((NumberWord::Scale(1_000), false)),
+        "million" => Some((NumberWord::Scale(1_000_000), false)),
+        "billion" => Some((NumberWord::Scale(1_000_000_000), false)),
+        _ => None,
+    }
+}
+
+/// Replace runs of spelled numbers with digits. Words join into one number only where English would
+/// ("twenty six", "two thousand and five"); anything else starts a new number ("four five" is 4, 5).
+fn numbers_as_digits(tokens: &[String]) -> Vec<String> {
     let mut out = Vec::new();
-    for (scale, name) in
-        [(1_000_000_000_000u64, "trillion"), (1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand")]
-    {
-        if n / scale % 1000 > 0 {
-            below_thousand(n / scale % 1000, &mut out);
-            out.push(name);
+    let mut group: Option<(u64, u64, NumberWord)> = None; // (total of scales, current, last word)
+    let flush = |group: &mut Option<(u64, u64, NumberWord)>, out: &mut Vec<String>, ordinal: bool| {
+        if let Some((total, current, _)) = group.take() {
+            out.push(format!("{}{}", total + current, if ordinal { "th" } else { "" }));
+        }
+    };
+    let is_numeric = |t: &str| t.chars().next().is_some_and(|c| c.is_ascii_digit()) || number_word(t).is_some();
+    for (i, token) in tokens.iter().enumerate() {
+        // "oh" is zero only inside a digit string.
+        let near_number = (i > 0 && is_numeric(&tokens[i - 1])) || tokens.get(i + 1).is_some_and(|t| is_numeric(t));
+        let parsed = if token == "oh" && near_number { Some((NumberWord::Unit(0), false)) } else { number_word(token) };
+        // "a hundred and five" is one number; "one and three" are two.
+        let after_multiplier = matches!(group, Some((_, _, NumberWord::Hundred | NumberWord::Scale(_))));
+        if token == "and" && after_multiplier && tokens.get(i + 1).is_some_and(|t| number_word(t).is_some()) {
+            continue;
+        }
+        let Some((word, ordinal)) = parsed else {
+            flush(&mut group, &mut out, false);
+            out.push(token.clone());
+            continue;
+        };
+        let joined = match (group, word) {
+            (Some((t, c, NumberWord::Tens(_))), NumberWord::Unit(u)) if u > 0 && c % 10 == 0 => Some((t, c + u)),
+            (Some((t, c, NumberWord::Hundred | NumberWord::Scale(_))), NumberWord::Unit(u)) if u > 0 => Some((t, c + u)),
+            (Some((t, c, NumberWord::Hundred | NumberWord::Scale(_))), NumberWord::Teen(v) | NumberWord::Tens(v)) => {
+                Some((t, c + v))
+            }
+            (Some((t, c, NumberWord::Unit(_) | NumberWord::Teen(_) | NumberWord::Tens(_))), NumberWord::Hundred)
+                if c % 100 > 0 =>
+            {
+                Some((t, c - c % 100 + (c % 100) * 100))
+            }
+            (Some((t, c, _)), NumberWord::Scale(s)) if c > 0 => Some((t + c * s, 0)),
+            _ => None,
+        };
+        match joined {
+            Some((t, c)) => group = Some((t, c, word)),
+            None => {
+                flush(&mut group, &mut out, false);
+                group = match word {
+                    NumberWord::Unit(v) | NumberWord::Teen(v) | NumberWord::Tens(v) => Some((0, v, word)),
+                    NumberWord::Hundred => Some((0, 100, word)),
+                    NumberWord::Scale(s) => Some((s, 0, word)),
+                };
+            }
+        }
+        if ordinal {
+            flush(&mut group, &mut out, true);
         }
     }
-    if n % 1000 > 0 {
-        below_thousand(n % 1000, &mut out);
-    }
-    out.join(" ")
+    flush(&mut group, &mut out, false);
+    out
+}
+
+/// Write every digit-only token as single digits: a digit string is the same however it was grouped
+/// ("4567", "45 67", "four five six seven"), and each digit a caller reads out counts as one word.
+fn digits_one_by_one(tokens: Vec<String>) -> Vec<String> {
+    tokens
+        .into_iter()
+        .flat_map(|token| {
+            if !token.is_empty() && token.chars().all(|c| c.is_ascii_digit()) {
+                token.chars().map(String::from).collect::<Vec<_>>()
+            } else {
+                vec![token]
+            }
+        })
+        .collect()
+}
+
+/// A recording with the words spoken in it, from a committed evaluation manifest.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    pub file: std::path::PathBuf,
+    pub text: String,
+}
+
+/// Read a JSONL manifest of `{"file", "text", …}` lines; files are relative to the manifest's folder.
+pub fn load_clips(manifest: &std::path::Path) -> Result<Vec<Clip>, String> {
+    let folder = manifest.parent().unwrap_or(std::path::Path::new("."));
+    let text = std::fs::read_to_string(manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            let entry: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", manifest.display(), i + 1))?;
+            let field = |name: &str| {
+                entry[name].as_str().map(str::to_string).ok_or_else(|| {
+                    format!("{}:{}: missing the string field `{name}`", manifest.display(), i + 1)
+                })
+            };
+            Ok(Clip { file: folder.join(field("file")?), text: field("text")? })
+        })
+        .collect()
+}
+
+/// The committed word-error-rate corpus: real read speech, commands and digit strings.
+pub fn committed_corpus() -> Result<Vec<Clip>, String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("audio-samples");
+    let mut clips = load_clips(&root.join("manifest.jsonl"))?;
+    clips.extend(load_clips(&root.join("digits/manifest.jsonl"))?);
+    Ok(clips)
 }
 
 /// Word-level edit counts of a hypothesis against a reference.
@@ -216,6 +287,14 @@ mod tests {
         assert_eq!(word_errors("It's the twenty-first of March", "It’s the 21st of march!").errors(), 0);
         assert_eq!(word_errors("one two three four five six", "123456").errors(), 0);
         assert_eq!(word_errors("two thousand twenty six", "2026").errors(), 0);
+        assert_eq!(word_errors("one zero zero zero one nine oh two one oh", "1,0001. 90210.").errors(), 0);
+        assert_eq!(word_errors("ends in 4 5 6 7", "ends in 4567").errors(), 0);
+        assert_eq!(word_errors("Mister Johnson and Doctor Smith", "Mr. Johnson and Dr Smith").errors(), 0);
+        assert_eq!(word_errors("opens at 9 am", "opens at 9am").errors(), 0);
+        assert_eq!(word_errors("in nineteen eighty four", "in 1984").errors(), 0);
+        assert_eq!(word_errors("a hundred and twenty five dollars", "a 125 dollars").errors(), 0);
+        assert_eq!(word_errors("$1,250.42", "1250.42 dollars").errors(), 0);
+        assert_eq!(word_errors("platforms one and three", "platforms 1 and 3").errors(), 0);
     }
 
     #[test]
@@ -225,12 +304,5 @@ mod tests {
         let e = word_errors("block my card", "block card");
         assert_eq!((e.deletions, e.errors()), (1, 1));
         assert!((word_errors("a b c d", "").rate() - 1.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn numbers_are_spelled_the_way_people_say_them() {
-        assert_eq!(spell_number(42), "forty two");
-        assert_eq!(spell_number(1250), "one thousand two hundred fifty");
-        assert_eq!(spell_number(3_000_007), "three million seven");
     }
 }

@@ -8,12 +8,12 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use helpline::asr::recording::transcribe_recording;
+use helpline::asr::recording::{recording_vad_config, transcribe_recording, transcribe_whole};
 use helpline::asr::{AudioContext, WhisperConfig, WhisperRecognizer};
 use helpline::audio::{self, Audio, Encoding};
 use helpline::models::{self, fetch, ModelDir};
 use helpline::tts::{PiperVoice, Synthesizer};
-use helpline::vad::{SileroModel, VadConfig};
+use helpline::vad::SileroModel;
 
 #[derive(Parser)]
 #[command(name = "helpline", version, about = "On-device voice assistant for phone customer support")]
@@ -69,6 +69,10 @@ struct TranscribeArgs {
     /// Threads for one recognition.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Recognise the whole file in one pass (at most 30 s) instead of cutting it into utterances by
+    /// voice detection: for comparing what the detector cuts away.
+    #[arg(long)]
+    no_vad: bool,
 }
 
 #[derive(Args)]
@@ -165,8 +169,13 @@ fn transcribe(models: &ModelDir, args: TranscribeArgs) -> Result<()> {
     let mut failures = 0;
     for file in &args.files {
         let started = Instant::now();
-        let result = read_input(file, args.raw, args.rate)
-            .and_then(|audio| Ok(transcribe_recording(&recognizer, &vad, &VadConfig::default(), &audio)?));
+        let result = read_input(file, args.raw, args.rate).and_then(|audio| {
+            Ok(if args.no_vad {
+                transcribe_whole(&recognizer, &audio)?
+            } else {
+                transcribe_recording(&recognizer, &vad, &recording_vad_config(), &audio)?
+            })
+        });
         match result {
             Ok(transcript) => {
                 let processing_s = started.elapsed().as_secs_f64();
@@ -281,7 +290,7 @@ fn models_command(dir: Option<&Path>, action: ModelsAction) -> Result<()> {
 
 /// The main job until the phone line exists: a caller's recording in, a spoken reply out.
 fn demo(models: &ModelDir, output: &Path) -> Result<()> {
-    let caller = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio-samples/caller-balance-8k.wav");
+    let caller = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio-samples/caller-stolen-card-8k.wav");
     let started = Instant::now();
     let recognizer = WhisperRecognizer::load(models, "tiny.en", WhisperConfig::default())?;
     let vad = Arc::new(SileroModel::load(models, 1)?);
@@ -289,7 +298,7 @@ fn demo(models: &ModelDir, output: &Path) -> Result<()> {
     println!("models loaded in {:.2} s", started.elapsed().as_secs_f64());
     let audio = audio::wav::read(&caller)?;
     let heard = Instant::now();
-    let transcript = transcribe_recording(&recognizer, &vad, &VadConfig::default(), &audio)?;
+    let transcript = transcribe_recording(&recognizer, &vad, &recording_vad_config(), &audio)?;
     println!(
         "caller ({:.1} s of 8 kHz audio, recognised in {:.2} s, confidence {:.2}): {}",
         audio.duration_s(),

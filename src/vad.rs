@@ -305,13 +305,14 @@ impl ChunkIo {
 
     /// Forget the stream: zero context and recurrent state.
     fn clear(&mut self) -> Result<(), VadError> {
+        // The element type must be named: `fill(0.0)` alone would infer f64 and fail at run time.
         self.input
-            .try_extract_tensor_mut()
+            .try_extract_tensor_mut::<f32>()
             .map_err(inference_error)?
             .1
             .fill(0.0);
         self.state
-            .try_extract_tensor_mut()
+            .try_extract_tensor_mut::<f32>()
             .map_err(inference_error)?
             .1
             .fill(0.0);
@@ -695,7 +696,7 @@ impl VoiceDetector {
         let start_sample = match segment.reported_start {
             Some(start) => start,
             None if end.saturating_sub(segment.start) >= self.limits.min_speech => {
-                // Long enough, but it only became clear at the end of the stream.
+                // Long enough, but not yet reported: it ends at the end of the stream or at a forced split.
                 let at_sample = self.padded_start(segment.start);
                 events.push(VadEvent::SpeechStart { at_sample });
                 at_sample

@@ -35,7 +35,7 @@ fn assert_clean_failure(out: &Output, must_mention: &[&str]) {
 
 #[test]
 fn transcribe_json_prints_one_object_per_file() {
-    let out = helpline(&["transcribe", "--json", &repo("audio-samples/jfk.wav"), &repo("audio-samples/caller-balance-8k.wav")]);
+    let out = helpline(&["transcribe", "--json", &repo("audio-samples/clips/jfk.wav"), &repo("audio-samples/caller-stolen-card-8k.wav")]);
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
@@ -44,7 +44,7 @@ fn transcribe_json_prints_one_object_per_file() {
         assert!(lines[0].get(key).is_some(), "missing {key} in {}", lines[0]);
     }
     assert!(lines[0]["text"].as_str().unwrap().to_lowercase().contains("ask not what your country can do for you"));
-    assert!(lines[1]["text"].as_str().unwrap().to_lowercase().contains("balance"), "{}", lines[1]);
+    assert!(lines[1]["text"].as_str().unwrap().to_lowercase().contains("stolen"), "{}", lines[1]);
     let segment = &lines[0]["segments"][0];
     assert!(segment["start_s"].is_number() && segment["end_s"].is_number() && segment["text"].is_string());
 }
@@ -54,12 +54,12 @@ fn raw_telephone_audio_is_transcribed_with_its_encoding_and_rate() {
     let dir = temp_dir("raw");
     let raw = dir.join("caller.ulaw");
     // Strip the WAV header of the committed 8 kHz mu-law caller recording: what an IVR platform stores.
-    let wav = std::fs::read(repo("audio-samples/caller-balance-8k.wav")).expect("caller");
+    let wav = std::fs::read(repo("audio-samples/caller-stolen-card-8k.wav")).expect("caller");
     let data_at = wav.windows(4).position(|w| w == b"data").expect("data chunk") + 8;
     std::fs::write(&raw, &wav[data_at..]).expect("write raw");
     let out = helpline(&["transcribe", "--raw", "mulaw", "--rate", "8000", raw.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).to_lowercase().contains("balance"));
+    assert!(String::from_utf8_lossy(&out.stdout).to_lowercase().contains("stolen"));
 
     let out = helpline(&["transcribe", "--raw", "mulaw", raw.to_str().unwrap()]);
     assert_clean_failure(&out, &["--rate"]);
@@ -93,7 +93,7 @@ fn bad_audio_files_give_clear_errors() {
     assert_clean_failure(&helpline(&["transcribe", corrupt.to_str().unwrap()]), &["corrupt.wav", "WAV"]);
 
     let truncated = dir.join("truncated.wav");
-    let whole = std::fs::read(repo("audio-samples/jfk.wav")).unwrap();
+    let whole = std::fs::read(repo("audio-samples/clips/jfk.wav")).unwrap();
     std::fs::write(&truncated, &whole[..20]).unwrap();
     assert_clean_failure(&helpline(&["transcribe", truncated.to_str().unwrap()]), &["truncated.wav"]);
 
@@ -129,7 +129,7 @@ fn broken_models(name: &str) -> PathBuf {
 #[test]
 fn a_missing_model_names_the_command_that_fetches_it() {
     let models = broken_models("missing");
-    let out = helpline(&["--models", models.to_str().unwrap(), "transcribe", &repo("audio-samples/jfk.wav")]);
+    let out = helpline(&["--models", models.to_str().unwrap(), "transcribe", &repo("audio-samples/clips/jfk.wav")]);
     assert_clean_failure(&out, &["ggml-tiny.en.bin", "helpline models fetch"]);
     let out = helpline(&["--models", models.to_str().unwrap(), "say", "hello", "-o", "/tmp/x.wav"]);
     assert_clean_failure(&out, &["helpline models fetch"]);
@@ -147,7 +147,7 @@ fn a_corrupt_model_is_caught_by_its_checksum_and_by_the_loader() {
     std::fs::write(whisper.join("tiny.en-ct2/model.bin"), b"tampered").unwrap();
     let out = helpline(&["--models", models.to_str().unwrap(), "models", "check", "tiny.en"]);
     assert_clean_failure(&out, &["corrupt"]);
-    let out = helpline(&["--models", models.to_str().unwrap(), "transcribe", &repo("audio-samples/jfk.wav")]);
+    let out = helpline(&["--models", models.to_str().unwrap(), "transcribe", &repo("audio-samples/clips/jfk.wav")]);
     assert_clean_failure(&out, &["ggml-tiny.en.bin", "models fetch --force"]);
 }
 

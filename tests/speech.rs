@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use helpline::asr::recording::transcribe_recording;
+use helpline::asr::recording::{recording_vad_config, transcribe_recording};
 use helpline::asr::{Recognizer, WhisperConfig, WhisperRecognizer};
 use helpline::audio::{self, Audio, Encoding};
-use helpline::eval::{word_errors, WordErrors};
+use helpline::eval::{committed_corpus, word_errors, WordErrors};
 use helpline::models::ModelDir;
 use helpline::tts::{PiperVoice, Synthesizer};
-use helpline::vad::{SileroModel, VadConfig};
+use helpline::vad::SileroModel;
 
 struct Models {
     recognizer: WhisperRecognizer,
@@ -36,35 +36,16 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-struct Clip {
-    file: PathBuf,
-    text: String,
-}
-
-fn committed_clips() -> Vec<Clip> {
-    let manifest = std::fs::read_to_string(repo("audio-samples/manifest.jsonl")).expect("audio-samples manifest");
-    manifest
-        .lines()
-        .map(|line| {
-            let entry: serde_json::Value = serde_json::from_str(line).expect("manifest line");
-            Clip {
-                file: repo(&format!("audio-samples/{}", entry["file"].as_str().expect("file"))),
-                text: entry["text"].as_str().expect("text").to_string(),
-            }
-        })
-        .collect()
-}
-
 fn transcribe(audio: &Audio) -> String {
     let m = models();
-    transcribe_recording(&m.recognizer, &m.vad, &VadConfig::default(), audio).expect("transcribe").text
+    transcribe_recording(&m.recognizer, &m.vad, &recording_vad_config(), audio).expect("transcribe").text
 }
 
 /// Corpus WER over the clips after `channel` has been applied to each one.
 fn corpus_wer(channel: impl Fn(Audio) -> Audio) -> (f64, Vec<String>) {
     let mut total = WordErrors::default();
     let mut report = Vec::new();
-    for clip in committed_clips() {
+    for clip in committed_corpus().expect("committed corpus") {
         let audio = channel(audio::wav::read(&clip.file).expect("clip"));
         let heard = transcribe(&audio);
         let errors = word_errors(&clip.text, &heard);
@@ -185,9 +166,9 @@ fn silence_tones_and_noise_transcribe_to_nothing() {
 
 #[test]
 fn a_transcript_has_confidence_and_timed_segments() {
-    let audio = audio::wav::read(&repo("audio-samples/jfk.wav")).expect("jfk");
+    let audio = audio::wav::read(&repo("audio-samples/clips/jfk.wav")).expect("jfk");
     let m = models();
-    let t = transcribe_recording(&m.recognizer, &m.vad, &VadConfig::default(), &audio).expect("transcribe");
+    let t = transcribe_recording(&m.recognizer, &m.vad, &recording_vad_config(), &audio).expect("transcribe");
     assert!(t.confidence > 0.5 && t.confidence <= 1.0, "confidence {}", t.confidence);
     assert!(!t.segments.is_empty());
     for pair in t.segments.windows(2) {

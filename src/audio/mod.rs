@@ -31,9 +31,38 @@ impl Audio {
         self.samples.len() as f64 / f64::from(self.sample_rate.max(1))
     }
 
+    /// The same sound made louder so its peak reaches `target` (0..1), by at most `max_gain_db`; never
+    /// quieter. Voice detection is level-sensitive (a caller recorded at −40 dBFS went unheard), while
+    /// a phone line's automatic gain control would have brought them up; the cap keeps line noise from
+    /// being boosted into something that looks like speech.
+    pub fn with_peak_at(&self, target: f32, max_gain_db: f32) -> Audio {
+        let peak = self.samples.iter().filter(|s| s.is_finite()).fold(0.0f32, |m, s| m.max(s.abs()));
+        if peak <= 0.0 || peak >= target {
+            return self.clone();
+        }
+        let gain = (target / peak).min(10f32.powf(max_gain_db / 20.0));
+        Audio::new(self.samples.iter().map(|s| s * gain).collect(), self.sample_rate)
+    }
+
     /// The same sound at another rate (a copy when the rate already matches).
     pub fn to_rate(&self, sample_rate: u32) -> Result<Audio, AudioError> {
         Ok(Audio::new(resample(&self.samples, self.sample_rate, sample_rate)?, sample_rate))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_audio_is_raised_to_the_target_peak_within_the_gain_cap() {
+        let quiet = Audio::new(vec![0.05, -0.02, 0.0], 8000);
+        let louder = quiet.with_peak_at(0.9, 30.0);
+        assert!((louder.samples[0] - 0.9).abs() < 1e-6);
+        let faint = Audio::new(vec![0.001, -0.001], 8000).with_peak_at(0.9, 20.0);
+        assert!((faint.samples[0] - 0.01).abs() < 1e-6, "gain must stop at 20 dB");
+        let loud = Audio::new(vec![0.95, -0.5], 8000);
+        assert_eq!(loud.with_peak_at(0.9, 30.0), loud, "never quieter");
     }
 }
 
@@ -65,7 +94,7 @@ impl Encoding {
             Encoding::Mulaw => Ok(bytes.iter().map(|&b| pcm16_to_f32(g711::mulaw_decode(b))).collect()),
             Encoding::Alaw => Ok(bytes.iter().map(|&b| pcm16_to_f32(g711::alaw_decode(b))).collect()),
             Encoding::S16le => {
-                if bytes.len() % 2 != 0 {
+                if !bytes.len().is_multiple_of(2) {
                     return Err(AudioError::OddLength { len: bytes.len() });
                 }
                 Ok(bytes.chunks_exact(2).map(|b| pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))).collect())

@@ -31,8 +31,12 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
         out.extend_from_slice(&buffer[0][..written]);
     }
     let rest = chunks.remainder();
-    let (_, written) = resampler.process_partial_into_buffer(Some(&[rest]), &mut buffer, None).map_err(|e| fail(&e))?;
-    out.extend_from_slice(&buffer[0][..written]);
+    // rubato reads an empty final chunk as "no channels", so pass none at all when nothing is left.
+    if !rest.is_empty() {
+        let (_, written) =
+            resampler.process_partial_into_buffer(Some(&[rest]), &mut buffer, None).map_err(|e| fail(&e))?;
+        out.extend_from_slice(&buffer[0][..written]);
+    }
     // Flush the delay line until the whole signal is out.
     while out.len() < expected + delay {
         let (_, written) =
@@ -83,6 +87,14 @@ mod tests {
         let output = resample(&sine(6000.0, 16_000, 0.5), 16_000, 8000).expect("resample");
         let rms = (output.iter().map(|s| s * s).sum::<f32>() / output.len() as f32).sqrt();
         assert!(rms < 0.02, "aliased energy {rms}");
+    }
+
+    #[test]
+    fn a_buffer_of_whole_chunks_resamples() {
+        let input = sine(440.0, 22_050, 1024.0 * 104.0 / 22_050.0);
+        assert_eq!(input.len(), 1024 * 104);
+        let output = resample(&input, 22_050, 16_000).expect("resample");
+        assert_eq!(output.len(), (input.len() as u64 * 16_000).div_ceil(22_050) as usize);
     }
 
     #[test]

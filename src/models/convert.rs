@@ -743,7 +743,7 @@ mod tests {
             std::fs::read_dir(&scratch.0).expect("list").map(|e| e.expect("entry").file_name()).collect();
         assert_eq!(names.len(), 2, "stray files beside the output: {names:?}");
 
-        let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio-samples/jfk.wav");
+        let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio-samples/clips/jfk.wav");
         let text = normalise(&transcribe(&out, &wav));
         assert!(text.contains("ask not what your country can do for you"), "transcript: {text}");
     }

@@ -59,7 +59,7 @@ impl ModelDir {
         candidates
             .iter()
             .find(|dir| dir.join("manifest.json").is_file())
-            .map(|dir| Self::at(dir))
+            .map(Self::at)
             .ok_or_else(|| ModelError::NoModelDir {
                 looked: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
             })

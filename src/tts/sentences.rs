@@ -68,7 +68,7 @@ pub fn split_sentences(text: &str) -> Vec<String> {
 /// Whether the punctuation `run` (".", "?!", "...") ends a sentence, given the sentence text before it
 /// and the text after it.
 fn ends_sentence(run: &str, before: &str, after: &str) -> bool {
-    let next = after.trim_start().trim_start_matches(|c: char| c == '"' || c == '\'' || c == '(');
+    let next = after.trim_start().trim_start_matches(['"', '\'', '(']);
     // "approx. five", "Well... maybe": a lower-case word carries the sentence on.
     if next.chars().next().is_some_and(char::is_lowercase) {
         return false;
@@ -151,8 +151,8 @@ fn split_long(sentence: &str) -> Vec<String> {
         let clause = window
             .match_indices([',', ';', ':'])
             .map(|(i, _)| i + 1)
-            .filter(|&i| i > limit / 3 && rest[i..].starts_with(char::is_whitespace))
-            .last();
+            .rev()
+            .find(|&i| i > limit / 3 && rest[i..].starts_with(char::is_whitespace));
         let cut = clause.or_else(|| window.rfind(char::is_whitespace).filter(|&i| i > 0)).unwrap_or(limit);
         let (head, tail) = rest.split_at(cut);
         out.push(head.trim().to_string());
@@ -191,11 +191,10 @@ mod tests {
 
     #[test]
     fn ellipses_quotes_and_lines() {
-        assert_eq!(split_sentences("Well... maybe. He said \"yes.\" Then left."), [
-            "Well... maybe.",
-            "He said \"yes.\"",
-            "Then left."
-        ]);
+        assert_eq!(
+            split_sentences("Well... maybe. He said \"yes.\" Then left."),
+            ["Well... maybe.", "He said \"yes.\"", "Then left."]
+        );
         assert_eq!(split_sentences("Steps:\n1. Open the app\n2. Tap Pay"), ["Steps:", "1. Open the app", "2. Tap Pay"]);
         assert_eq!(split_sentences("Your balance\nis low."), ["Your balance\nis low."]);
     }

@@ -55,7 +55,11 @@ pub fn peak_rss_mib() -> f64 {
 pub fn provenance() -> (String, String) {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let commit = std::process::Command::new("git")
@@ -166,12 +170,17 @@ pub fn speech(models: &ModelDir, runs: usize, out: &Path) -> Result<()> {
             format!("{:.1} % (16 kHz) / {:.1} % (8 kHz mu-law)", wide.rate() * 100.0, narrow.rate() * 100.0),
             &format!("{} reference words", wide.reference_words),
         );
-        row(&format!("RTF over the clips, 2 threads, {label}"), format!("{:.3} median", median(&rtfs)), "VAD + recognition per clip");
+        row(
+            &format!("RTF over the clips, 2 threads, {label}"),
+            format!("{:.3} median", median(&rtfs)),
+            "VAD + recognition per clip",
+        );
     }
 
     // Isolated single digits: a known weakness of Whisper without context, measured so it is not hidden.
-    let isolated = load_clips(&Path::new(env!("CARGO_MANIFEST_DIR")).join("audio-samples/digits-isolated/manifest.jsonl"))
-        .map_err(anyhow::Error::msg)?;
+    let isolated =
+        load_clips(&Path::new(env!("CARGO_MANIFEST_DIR")).join("audio-samples/digits-isolated/manifest.jsonl"))
+            .map_err(anyhow::Error::msg)?;
     let mut right = 0;
     for clip in &isolated {
         let heard = transcribe_recording(&recognizer, &vad, &recording_vad_config(), &audio::wav::read(&clip.file)?)?;
@@ -197,7 +206,10 @@ pub fn speech(models: &ModelDir, runs: usize, out: &Path) -> Result<()> {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().map_err(|_| anyhow::anyhow!("recognition thread panicked"))?.map_err(Into::into)).collect::<Result<Vec<f64>>>()
+            handles
+                .into_iter()
+                .map(|h| h.join().map_err(|_| anyhow::anyhow!("recognition thread panicked"))?.map_err(Into::into))
+                .collect::<Result<Vec<f64>>>()
         })?;
         concurrent.extend(latencies);
     }
@@ -216,7 +228,11 @@ pub fn speech(models: &ModelDir, runs: usize, out: &Path) -> Result<()> {
         voice.synthesize(reply, &mut |_| std::ops::ControlFlow::Break(()))?;
         Ok(())
     })?;
-    row("Synthesis, time to first audio (one-sentence reply)", format!("{:.0} ms median", median(&first) * 1000.0), &format!("max {:.0} ms", max(&first) * 1000.0));
+    row(
+        "Synthesis, time to first audio (one-sentence reply)",
+        format!("{:.0} ms median", median(&first) * 1000.0),
+        &format!("max {:.0} ms", max(&first) * 1000.0),
+    );
     let paragraph = "Your balance is $1,250.42. Your next payment of $89.99 is due on March 3rd. \
                      Is there anything else I can help you with today?";
     let mut rtf = Vec::new();

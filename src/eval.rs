@@ -136,7 +136,9 @@ fn numbers_as_digits(tokens: &[String]) -> Vec<String> {
         };
         let joined = match (group, word) {
             (Some((t, c, NumberWord::Tens(_))), NumberWord::Unit(u)) if u > 0 && c % 10 == 0 => Some((t, c + u)),
-            (Some((t, c, NumberWord::Hundred | NumberWord::Scale(_))), NumberWord::Unit(u)) if u > 0 => Some((t, c + u)),
+            (Some((t, c, NumberWord::Hundred | NumberWord::Scale(_))), NumberWord::Unit(u)) if u > 0 => {
+                Some((t, c + u))
+            }
             (Some((t, c, NumberWord::Hundred | NumberWord::Scale(_))), NumberWord::Teen(v) | NumberWord::Tens(v)) => {
                 Some((t, c + v))
             }
@@ -200,9 +202,10 @@ pub fn load_clips(manifest: &std::path::Path) -> Result<Vec<Clip>, String> {
             let entry: serde_json::Value =
                 serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", manifest.display(), i + 1))?;
             let field = |name: &str| {
-                entry[name].as_str().map(str::to_string).ok_or_else(|| {
-                    format!("{}:{}: missing the string field `{name}`", manifest.display(), i + 1)
-                })
+                entry[name]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{}:{}: missing the string field `{name}`", manifest.display(), i + 1))
             };
             Ok(Clip { file: folder.join(field("file")?), text: field("text")? })
         })

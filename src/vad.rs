@@ -68,10 +68,7 @@ impl VadConfig {
     fn validate(&self) -> Result<(), VadError> {
         let invalid = |reason: String| Err(VadError::InvalidConfig { reason });
         if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return invalid(format!(
-                "threshold is {}; it must be in (0, 1], e.g. 0.5",
-                self.threshold
-            ));
+            return invalid(format!("threshold is {}; it must be in (0, 1], e.g. 0.5", self.threshold));
         }
         if !(self.neg_threshold >= 0.0 && self.neg_threshold <= self.threshold) {
             return invalid(format!(
@@ -131,9 +128,7 @@ impl SpeechSegment {
 /// A problem loading the voice activity model or running it.
 #[derive(Debug, thiserror::Error)]
 pub enum VadError {
-    #[error(
-        "unsupported sample rate {rate} Hz for voice detection: use 8000 or 16000 (resample first)"
-    )]
+    #[error("unsupported sample rate {rate} Hz for voice detection: use 8000 or 16000 (resample first)")]
     UnsupportedSampleRate { rate: u32 },
     #[error("invalid voice detection settings: {reason}")]
     InvalidConfig { reason: String },
@@ -155,9 +150,7 @@ pub enum VadError {
 }
 
 fn inference_error(error: impl std::fmt::Display) -> VadError {
-    VadError::Inference {
-        reason: error.to_string(),
-    }
+    VadError::Inference { reason: error.to_string() }
 }
 
 /// The Silero model's input and output names, in the order the graph declares them. Inputs are passed by
@@ -181,9 +174,7 @@ pub struct SileroModel {
 
 impl std::fmt::Debug for SileroModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SileroModel")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("SileroModel").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -197,10 +188,7 @@ impl SileroModel {
         // Check the file before touching the runtime, so a missing model is reported as such.
         let path = models.require("Silero voice activity model", models.silero_vad())?;
         let environment = init_onnx_runtime(models)?;
-        let load_error = |e: &dyn std::fmt::Display| VadError::Load {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
+        let load_error = |e: &dyn std::fmt::Display| VadError::Load { path: path.clone(), reason: e.to_string() };
         let session = Session::builder(environment)
             .map_err(|e| load_error(&e))?
             .with_intra_threads(threads.max(1))
@@ -210,10 +198,7 @@ impl SileroModel {
             .commit_from_file(&path)
             .map_err(|e| load_error(&e))?;
         check_signature(&session, &path)?;
-        Ok(Self {
-            session: Mutex::new(session),
-            path,
-        })
+        Ok(Self { session: Mutex::new(session), path })
     }
 
     /// Where the model was loaded from.
@@ -227,15 +212,9 @@ impl SileroModel {
         // A panic elsewhere while holding the lock cannot leave the session half-updated (ONNX Runtime keeps no
         // state between runs), so a poisoned lock is still usable.
         let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        let outputs = session
-            .run(ort::inputs![&io.input, &io.state, &io.sr])
-            .map_err(inference_error)?;
-        let (_, probability) = outputs[0]
-            .try_extract_tensor::<f32>()
-            .map_err(inference_error)?;
-        let (_, new_state) = outputs[1]
-            .try_extract_tensor::<f32>()
-            .map_err(inference_error)?;
+        let outputs = session.run(ort::inputs![&io.input, &io.state, &io.sr]).map_err(inference_error)?;
+        let (_, probability) = outputs[0].try_extract_tensor::<f32>().map_err(inference_error)?;
+        let (_, new_state) = outputs[1].try_extract_tensor::<f32>().map_err(inference_error)?;
         let (Some(&probability), true) = (probability.first(), new_state.len() == STATE_LEN) else {
             return Err(VadError::Inference {
                 reason: format!(
@@ -259,16 +238,8 @@ impl SileroModel {
 /// Make sure the file is the v5/v6 model (inputs `input`, `state`, `sr`; outputs `output`, `stateN`) and not,
 /// say, v4, whose `h`/`c` inputs would fail on every chunk with a less helpful message.
 fn check_signature(session: &Session, path: &Path) -> Result<(), VadError> {
-    let inputs: Vec<&str> = session
-        .inputs()
-        .iter()
-        .map(|outlet| outlet.name())
-        .collect();
-    let outputs: Vec<&str> = session
-        .outputs()
-        .iter()
-        .map(|outlet| outlet.name())
-        .collect();
+    let inputs: Vec<&str> = session.inputs().iter().map(|outlet| outlet.name()).collect();
+    let outputs: Vec<&str> = session.outputs().iter().map(|outlet| outlet.name()).collect();
     if inputs != INPUT_NAMES || outputs != OUTPUT_NAMES {
         return Err(VadError::UnexpectedModel {
             path: path.to_path_buf(),
@@ -294,47 +265,29 @@ impl ChunkIo {
     fn new(geometry: Geometry) -> Result<Self, VadError> {
         let input_len = geometry.context + geometry.window;
         Ok(Self {
-            input: Tensor::from_array(([1, input_len], vec![0.0_f32; input_len]))
-                .map_err(inference_error)?,
-            state: Tensor::from_array((STATE_SHAPE, vec![0.0_f32; STATE_LEN]))
-                .map_err(inference_error)?,
-            sr: Tensor::from_array(([0_usize; 0], vec![i64::from(geometry.rate)]))
-                .map_err(inference_error)?,
+            input: Tensor::from_array(([1, input_len], vec![0.0_f32; input_len])).map_err(inference_error)?,
+            state: Tensor::from_array((STATE_SHAPE, vec![0.0_f32; STATE_LEN])).map_err(inference_error)?,
+            sr: Tensor::from_array(([0_usize; 0], vec![i64::from(geometry.rate)])).map_err(inference_error)?,
         })
     }
 
     /// Forget the stream: zero context and recurrent state.
     fn clear(&mut self) -> Result<(), VadError> {
         // The element type must be named: `fill(0.0)` alone would infer f64 and fail at run time.
-        self.input
-            .try_extract_tensor_mut::<f32>()
-            .map_err(inference_error)?
-            .1
-            .fill(0.0);
-        self.state
-            .try_extract_tensor_mut::<f32>()
-            .map_err(inference_error)?
-            .1
-            .fill(0.0);
+        self.input.try_extract_tensor_mut::<f32>().map_err(inference_error)?.1.fill(0.0);
+        self.state.try_extract_tensor_mut::<f32>().map_err(inference_error)?.1.fill(0.0);
         Ok(())
     }
 
     /// Shift the last chunk's tail into the context slot and copy `chunk` after it, replacing anything that is
     /// not a finite number in −1..1: NaN becomes silence, everything else is clipped, as a sound card would.
     fn load_chunk(&mut self, chunk: &[f32], geometry: Geometry) -> Result<(), VadError> {
-        let (_, data) = self
-            .input
-            .try_extract_tensor_mut()
-            .map_err(inference_error)?;
+        let (_, data) = self.input.try_extract_tensor_mut().map_err(inference_error)?;
         let total = data.len();
         data.copy_within(total - geometry.context.., 0);
         let fresh = &mut data[geometry.context..];
         for (slot, &sample) in fresh.iter_mut().zip(chunk) {
-            *slot = if sample.is_nan() {
-                0.0
-            } else {
-                sample.clamp(-1.0, 1.0)
-            };
+            *slot = if sample.is_nan() { 0.0 } else { sample.clamp(-1.0, 1.0) };
         }
         // A short final chunk (at flush) is padded with silence, as Silero pads the last window.
         fresh[chunk.len().min(geometry.window)..].fill(0.0);
@@ -355,16 +308,8 @@ struct Geometry {
 impl Geometry {
     fn for_rate(rate: u32) -> Result<Self, VadError> {
         match rate {
-            16_000 => Ok(Self {
-                rate,
-                window: 512,
-                context: 64,
-            }),
-            8_000 => Ok(Self {
-                rate,
-                window: 256,
-                context: 32,
-            }),
+            16_000 => Ok(Self { rate, window: 512, context: 64 }),
+            8_000 => Ok(Self { rate, window: 256, context: 32 }),
             _ => Err(VadError::UnsupportedSampleRate { rate }),
         }
     }
@@ -447,11 +392,7 @@ impl std::fmt::Debug for VoiceDetector {
 
 impl VoiceDetector {
     /// A detector for a stream at `sample_rate` (8000 or 16000 Hz).
-    pub fn new(
-        model: Arc<SileroModel>,
-        sample_rate: u32,
-        config: VadConfig,
-    ) -> Result<Self, VadError> {
+    pub fn new(model: Arc<SileroModel>, sample_rate: u32, config: VadConfig) -> Result<Self, VadError> {
         let geometry = Geometry::for_rate(sample_rate)?;
         config.validate()?;
         Ok(Self {
@@ -530,8 +471,7 @@ impl VoiceDetector {
 
     /// Whether a reported segment is open: a `SpeechStart` has been returned and its `SpeechEnd` has not.
     pub fn is_speaking(&self) -> bool {
-        self.open
-            .is_some_and(|segment| segment.reported_start.is_some())
+        self.open.is_some_and(|segment| segment.reported_start.is_some())
     }
 
     /// Change how much silence ends a turn, from the next chunk on (e.g. longer while the caller reads out
@@ -584,11 +524,7 @@ impl VoiceDetector {
     fn advance(&mut self, chunk_start: u64, chunk_end: u64, p: f32, events: &mut Vec<VadEvent>) {
         let Some(mut segment) = self.open else {
             if p >= self.config.threshold {
-                self.open = Some(OpenSegment {
-                    start: chunk_start,
-                    reported_start: None,
-                    silence_since: None,
-                });
+                self.open = Some(OpenSegment { start: chunk_start, reported_start: None, silence_since: None });
                 self.pauses.clear();
                 self.confirm_and_limit(chunk_start, chunk_end, events);
             }
@@ -635,24 +571,12 @@ impl VoiceDetector {
 
     /// The open segment has grown too long: end it at its longest pause (or the pause it is in now), or,
     /// in a pause-free monologue, cut it at the current chunk and carry on with a new segment.
-    fn split(
-        &mut self,
-        segment: OpenSegment,
-        chunk_start: u64,
-        chunk_end: u64,
-        events: &mut Vec<VadEvent>,
-    ) {
-        let longest = self
-            .pauses
-            .iter()
-            .copied()
-            .max_by_key(|&(start, end)| (end - start, start));
+    fn split(&mut self, segment: OpenSegment, chunk_start: u64, chunk_end: u64, events: &mut Vec<VadEvent>) {
+        let longest = self.pauses.iter().copied().max_by_key(|&(start, end)| (end - start, start));
         let current = segment.silence_since.map(|since| (since, chunk_end));
         match (longest, current) {
             // In a pause at least as long as any earlier one: end here, as if the silence had run its course.
-            (longest, Some((since, _)))
-                if longest.is_none_or(|(start, end)| end - start <= chunk_end - since) =>
-            {
+            (longest, Some((since, _))) if longest.is_none_or(|(start, end)| end - start <= chunk_end - since) => {
                 self.open = None;
                 self.close(segment, since, chunk_end, events);
             }
@@ -663,11 +587,7 @@ impl VoiceDetector {
                 self.close(segment, pause_start, pause_start + pad, events);
                 self.last_end = pause_end - pad;
                 self.pauses.retain(|&(start, _)| start >= pause_end);
-                let rest = OpenSegment {
-                    start: pause_end,
-                    reported_start: None,
-                    silence_since: segment.silence_since,
-                };
+                let rest = OpenSegment { start: pause_end, reported_start: None, silence_since: segment.silence_since };
                 self.open = Some(rest);
                 // The speech after the pause is reported once it, too, has lasted `min_speech`.
                 self.confirm_and_limit(chunk_start, chunk_end, events);
@@ -678,14 +598,9 @@ impl VoiceDetector {
                 self.pauses.clear();
                 // Speech goes on without a break, so the new segment is reported at once, unpadded.
                 self.last_end = chunk_start;
-                events.push(VadEvent::SpeechStart {
-                    at_sample: chunk_start,
-                });
-                self.open = Some(OpenSegment {
-                    start: chunk_start,
-                    reported_start: Some(chunk_start),
-                    silence_since: None,
-                });
+                events.push(VadEvent::SpeechStart { at_sample: chunk_start });
+                self.open =
+                    Some(OpenSegment { start: chunk_start, reported_start: Some(chunk_start), silence_since: None });
             }
         }
     }
@@ -705,10 +620,7 @@ impl VoiceDetector {
         };
         let end_sample = (end + self.limits.pad).min(limit).max(start_sample);
         self.last_end = end_sample;
-        events.push(VadEvent::SpeechEnd {
-            start_sample,
-            end_sample,
-        });
+        events.push(VadEvent::SpeechEnd { start_sample, end_sample });
     }
 
     fn padded_start(&self, start: u64) -> u64 {
@@ -730,13 +642,7 @@ pub fn speech_segments(
     Ok(events
         .into_iter()
         .filter_map(|event| match event {
-            VadEvent::SpeechEnd {
-                start_sample,
-                end_sample,
-            } => Some(SpeechSegment {
-                start_sample,
-                end_sample,
-            }),
+            VadEvent::SpeechEnd { start_sample, end_sample } => Some(SpeechSegment { start_sample, end_sample }),
             VadEvent::SpeechStart { .. } => None,
         })
         .collect())
@@ -753,30 +659,17 @@ mod tests {
         static MODEL: OnceLock<Arc<SileroModel>> = OnceLock::new();
         Arc::clone(MODEL.get_or_init(|| {
             let models = ModelDir::at(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
-            Arc::new(
-                SileroModel::load(&models, 1)
-                    .expect("Silero VAD model (run `helpline models fetch`)"),
-            )
+            Arc::new(SileroModel::load(&models, 1).expect("Silero VAD model (run `helpline models fetch`)"))
         }))
     }
 
     /// A 16-bit mono WAV from `audio-samples/`, as −1..1 samples, with its rate.
     fn sample(name: &str) -> (Vec<f32>, u32) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("audio-samples")
-            .join(name);
-        let mut reader =
-            hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("audio-samples").join(name);
+        let mut reader = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let spec = reader.spec();
-        assert_eq!(
-            (spec.channels, spec.bits_per_sample),
-            (1, 16),
-            "{name} must be mono 16-bit"
-        );
-        let samples = reader
-            .samples::<i16>()
-            .map(|s| f32::from(s.expect("readable sample")) / 32768.0)
-            .collect();
+        assert_eq!((spec.channels, spec.bits_per_sample), (1, 16), "{name} must be mono 16-bit");
+        let samples = reader.samples::<i16>().map(|s| f32::from(s.expect("readable sample")) / 32768.0).collect();
         (samples, spec.sample_rate)
     }
 
@@ -793,10 +686,7 @@ mod tests {
 
     /// Crude 2:1 decimation (average each pair, a weak low-pass) — good enough for a test only.
     fn decimate_by_2(samples: &[f32]) -> Vec<f32> {
-        samples
-            .chunks_exact(2)
-            .map(|pair| (pair[0] + pair[1]) / 2.0)
-            .collect()
+        samples.chunks_exact(2).map(|pair| (pair[0] + pair[1]) / 2.0).collect()
     }
 
     fn padded_with_silence(speech: &[f32], pad: usize) -> Vec<f32> {
@@ -810,13 +700,7 @@ mod tests {
         events
             .iter()
             .filter_map(|event| match *event {
-                VadEvent::SpeechEnd {
-                    start_sample,
-                    end_sample,
-                } => Some(SpeechSegment {
-                    start_sample,
-                    end_sample,
-                }),
+                VadEvent::SpeechEnd { start_sample, end_sample } => Some(SpeechSegment { start_sample, end_sample }),
                 VadEvent::SpeechStart { .. } => None,
             })
             .collect()
@@ -826,18 +710,9 @@ mod tests {
     fn assert_well_formed(segments: &[SpeechSegment], audio_len: usize) {
         let mut previous_end = 0;
         for segment in segments {
-            assert!(
-                segment.start_sample >= previous_end,
-                "overlap or disorder: {segments:?}"
-            );
-            assert!(
-                segment.end_sample > segment.start_sample,
-                "empty segment: {segments:?}"
-            );
-            assert!(
-                segment.end_sample <= audio_len as u64,
-                "segment past the end: {segments:?}"
-            );
+            assert!(segment.start_sample >= previous_end, "overlap or disorder: {segments:?}");
+            assert!(segment.end_sample > segment.start_sample, "empty segment: {segments:?}");
+            assert!(segment.end_sample <= audio_len as u64, "segment past the end: {segments:?}");
             previous_end = segment.end_sample;
         }
     }
@@ -846,13 +721,8 @@ mod tests {
     fn assert_one_segment_at_boundaries(speech: &[f32], rate: u32) {
         let pad = rate as usize;
         let audio = padded_with_silence(speech, pad);
-        let segments =
-            speech_segments(&model(), &audio, rate, &VadConfig::default()).expect("segments");
-        assert_eq!(
-            segments.len(),
-            1,
-            "expected one segment at {rate} Hz, got {segments:?}"
-        );
+        let segments = speech_segments(&model(), &audio, rate, &VadConfig::default()).expect("segments");
+        assert_eq!(segments.len(), 1, "expected one segment at {rate} Hz, got {segments:?}");
         let tolerance = 0.150;
         let (true_start, true_end) = (1.0, 1.0 + speech.len() as f64 / f64::from(rate));
         let segment = segments[0];
@@ -877,23 +747,14 @@ mod tests {
     fn silence_and_quiet_noise_are_not_speech() {
         for rate in [8_000, 16_000] {
             let len = 5 * rate as usize;
-            for (what, audio) in [
-                ("silence", vec![0.0; len]),
-                ("noise at -46 dBFS", white_noise(len, 0.005)),
-            ] {
-                let segments = speech_segments(&model(), &audio, rate, &VadConfig::default())
-                    .expect("segments");
+            for (what, audio) in [("silence", vec![0.0; len]), ("noise at -46 dBFS", white_noise(len, 0.005))] {
+                let segments = speech_segments(&model(), &audio, rate, &VadConfig::default()).expect("segments");
                 assert!(segments.is_empty(), "{what} at {rate} Hz gave {segments:?}");
 
-                let mut detector =
-                    VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
+                let mut detector = VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
                 let mut events = detector.push(&audio).expect("push");
                 assert!(!detector.is_speaking());
-                assert!(
-                    detector.speech_probability_last() < 0.5,
-                    "{what}: {}",
-                    detector.speech_probability_last()
-                );
+                assert!(detector.speech_probability_last() < 0.5, "{what}: {}", detector.speech_probability_last());
                 events.extend(detector.flush());
                 assert!(events.is_empty(), "{what} at {rate} Hz gave {events:?}");
             }
@@ -917,44 +778,21 @@ mod tests {
     #[test]
     fn phone_call_splits_into_turns_and_longer_silence_merges_them() {
         // The caller's channel: short turns while the agent talks, then a long uninterrupted explanation.
-        for (name, at_least) in [
-            ("phone_call_turns_8k.wav", 4),
-            ("phone_call_monologue_8k.wav", 2),
-        ] {
+        for (name, at_least) in [("phone_call_turns_8k.wav", 4), ("phone_call_monologue_8k.wav", 2)] {
             let (audio, rate) = sample(name);
             assert_eq!(rate, 8_000);
             let config = VadConfig::default();
             let segments = speech_segments(&model(), &audio, rate, &config).expect("segments");
-            eprintln!(
-                "{name}: {:?}",
-                segments
-                    .iter()
-                    .map(|s| (s.start_s(rate), s.end_s(rate)))
-                    .collect::<Vec<_>>()
-            );
-            assert!(
-                segments.len() >= at_least,
-                "{name}: expected several turns, got {segments:?}"
-            );
+            eprintln!("{name}: {:?}", segments.iter().map(|s| (s.start_s(rate), s.end_s(rate))).collect::<Vec<_>>());
+            assert!(segments.len() >= at_least, "{name}: expected several turns, got {segments:?}");
             assert_well_formed(&segments, audio.len());
             for segment in &segments {
-                assert!(
-                    segment.duration_s(rate) <= f64::from(config.max_utterance_s),
-                    "{name}: {segment:?} too long"
-                );
+                assert!(segment.duration_s(rate) <= f64::from(config.max_utterance_s), "{name}: {segment:?} too long");
             }
 
-            let patient = VadConfig {
-                min_silence_ms: 1500,
-                ..VadConfig::default()
-            };
+            let patient = VadConfig { min_silence_ms: 1500, ..VadConfig::default() };
             let merged = speech_segments(&model(), &audio, rate, &patient).expect("segments");
-            assert!(
-                merged.len() <= segments.len(),
-                "{name}: {} > {}",
-                merged.len(),
-                segments.len()
-            );
+            assert!(merged.len() <= segments.len(), "{name}: {} > {}", merged.len(), segments.len());
             assert_well_formed(&merged, audio.len());
         }
     }
@@ -962,45 +800,24 @@ mod tests {
     #[test]
     fn long_speech_is_split_at_pauses_below_max_utterance() {
         let (audio, rate) = sample("phone_call_monologue_8k.wav");
-        let unlimited =
-            speech_segments(&model(), &audio, rate, &VadConfig::default()).expect("segments");
-        let longest = unlimited
-            .iter()
-            .map(|s| s.duration_s(rate))
-            .fold(0.0, f64::max);
-        let config = VadConfig {
-            max_utterance_s: 3.0,
-            ..VadConfig::default()
-        };
+        let unlimited = speech_segments(&model(), &audio, rate, &VadConfig::default()).expect("segments");
+        let longest = unlimited.iter().map(|s| s.duration_s(rate)).fold(0.0, f64::max);
+        let config = VadConfig { max_utterance_s: 3.0, ..VadConfig::default() };
         assert!(
             longest > 2.0 * f64::from(config.max_utterance_s),
             "the excerpt needs a long turn; longest {longest:.2} s"
         );
 
         let split = speech_segments(&model(), &audio, rate, &config).expect("segments");
-        eprintln!(
-            "split at 3 s: {:?}",
-            split
-                .iter()
-                .map(|s| (s.start_s(rate), s.end_s(rate)))
-                .collect::<Vec<_>>()
-        );
+        eprintln!("split at 3 s: {:?}", split.iter().map(|s| (s.start_s(rate), s.end_s(rate))).collect::<Vec<_>>());
         assert!(split.len() > unlimited.len(), "{split:?}");
         assert_well_formed(&split, audio.len());
         for segment in &split {
-            assert!(
-                segment.duration_s(rate) <= f64::from(config.max_utterance_s),
-                "{segment:?} too long"
-            );
+            assert!(segment.duration_s(rate) <= f64::from(config.max_utterance_s), "{segment:?} too long");
         }
         // Splitting only cuts speech into pieces: everything the unlimited pass found stays covered, except
         // what falls into the pauses it chose.
-        let covered = |segments: &[SpeechSegment]| {
-            segments
-                .iter()
-                .map(|s| s.end_sample - s.start_sample)
-                .sum::<u64>()
-        };
+        let covered = |segments: &[SpeechSegment]| segments.iter().map(|s| s.end_sample - s.start_sample).sum::<u64>();
         assert!(covered(&split) as f64 >= 0.8 * covered(&unlimited) as f64);
     }
 
@@ -1008,16 +825,8 @@ mod tests {
     fn pause_free_speech_is_cut_hard_at_max_utterance() {
         // Concatenated clean sentences with no gaps: a pause-free monologue.
         let (speech, rate) = sample("arctic_a0001_trimmed_16k.wav");
-        let audio: Vec<f32> = speech
-            .iter()
-            .chain(&speech)
-            .chain(&speech)
-            .copied()
-            .collect();
-        let config = VadConfig {
-            max_utterance_s: 2.0,
-            ..VadConfig::default()
-        };
+        let audio: Vec<f32> = speech.iter().chain(&speech).chain(&speech).copied().collect();
+        let config = VadConfig { max_utterance_s: 2.0, ..VadConfig::default() };
         let segments = speech_segments(&model(), &audio, rate, &config).expect("segments");
         assert!(segments.len() >= 5, "{segments:?}");
         assert_well_formed(&segments, audio.len());
@@ -1034,8 +843,7 @@ mod tests {
         expected.extend(whole.flush());
         assert!(expected.len() >= 6, "{expected:?}");
 
-        let mut streaming =
-            VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
+        let mut streaming = VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
         let mut events = Vec::new();
         let mut open = false;
         for piece in audio.chunks(137) {
@@ -1068,8 +876,7 @@ mod tests {
     #[test]
     fn reset_and_flush_start_a_fresh_stream() {
         let (audio, rate) = sample("phone_call_turns_8k.wav");
-        let mut detector =
-            VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
+        let mut detector = VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
         let mut first = detector.push(&audio).expect("push");
         first.extend(detector.flush());
         // flush reset the detector: the same audio again gives the same events from sample 0.
@@ -1087,10 +894,8 @@ mod tests {
     #[test]
     fn raising_min_silence_mid_stream_holds_the_turn_open() {
         let (audio, rate) = sample("phone_call_turns_8k.wav");
-        let base =
-            speech_segments(&model(), &audio, rate, &VadConfig::default()).expect("segments");
-        let mut detector =
-            VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
+        let base = speech_segments(&model(), &audio, rate, &VadConfig::default()).expect("segments");
+        let mut detector = VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
         detector.set_min_silence_ms(3000);
         assert_eq!(detector.config().min_silence_ms, 3000);
         let mut events = detector.push(&audio).expect("push");
@@ -1107,18 +912,12 @@ mod tests {
         movable::<VoiceDetector>();
         // Two streams on two threads share one model and do not disturb each other's state.
         let (audio, rate) = sample("phone_call_turns_8k.wav");
-        let expected =
-            speech_segments(&model(), &audio, rate, &VadConfig::default()).expect("segments");
+        let expected = speech_segments(&model(), &audio, rate, &VadConfig::default()).expect("segments");
         let results: Vec<Vec<SpeechSegment>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..2)
-                .map(|_| {
-                    scope.spawn(|| speech_segments(&model(), &audio, rate, &VadConfig::default()))
-                })
+                .map(|_| scope.spawn(|| speech_segments(&model(), &audio, rate, &VadConfig::default())))
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("thread").expect("segments"))
-                .collect()
+            handles.into_iter().map(|h| h.join().expect("thread").expect("segments")).collect()
         });
         for segments in results {
             assert_eq!(segments, expected);
@@ -1127,72 +926,35 @@ mod tests {
 
     #[test]
     fn unsupported_sample_rate_is_an_error_naming_the_fix() {
-        let error =
-            VoiceDetector::new(model(), 44_100, VadConfig::default()).expect_err("44.1 kHz");
-        assert!(matches!(
-            error,
-            VadError::UnsupportedSampleRate { rate: 44_100 }
-        ));
+        let error = VoiceDetector::new(model(), 44_100, VadConfig::default()).expect_err("44.1 kHz");
+        assert!(matches!(error, VadError::UnsupportedSampleRate { rate: 44_100 }));
         assert!(error.to_string().contains("use 8000 or 16000"), "{error}");
-        let error = speech_segments(&model(), &[0.0; 4410], 44_100, &VadConfig::default())
-            .expect_err("44.1 kHz");
+        let error = speech_segments(&model(), &[0.0; 4410], 44_100, &VadConfig::default()).expect_err("44.1 kHz");
         assert!(matches!(error, VadError::UnsupportedSampleRate { .. }));
     }
 
     #[test]
     fn missing_model_names_the_fetch_command() {
-        let error = SileroModel::load(&ModelDir::at("/nonexistent/helpline-models"), 1)
-            .expect_err("no model");
-        assert!(
-            matches!(error, VadError::Model(ModelError::Missing { .. })),
-            "{error:?}"
-        );
-        assert!(
-            error.to_string().contains("helpline models fetch"),
-            "{error}"
-        );
+        let error = SileroModel::load(&ModelDir::at("/nonexistent/helpline-models"), 1).expect_err("no model");
+        assert!(matches!(error, VadError::Model(ModelError::Missing { .. })), "{error:?}");
+        assert!(error.to_string().contains("helpline models fetch"), "{error}");
     }
 
     #[test]
     fn invalid_settings_are_rejected() {
         let bad = [
-            VadConfig {
-                threshold: 0.0,
-                ..VadConfig::default()
-            },
-            VadConfig {
-                threshold: f32::NAN,
-                ..VadConfig::default()
-            },
-            VadConfig {
-                neg_threshold: 0.6,
-                ..VadConfig::default()
-            },
-            VadConfig {
-                max_utterance_s: 0.2,
-                ..VadConfig::default()
-            },
-            VadConfig {
-                max_utterance_s: f32::INFINITY,
-                ..VadConfig::default()
-            },
+            VadConfig { threshold: 0.0, ..VadConfig::default() },
+            VadConfig { threshold: f32::NAN, ..VadConfig::default() },
+            VadConfig { neg_threshold: 0.6, ..VadConfig::default() },
+            VadConfig { max_utterance_s: 0.2, ..VadConfig::default() },
+            VadConfig { max_utterance_s: f32::INFINITY, ..VadConfig::default() },
         ];
         for config in bad {
             let error = VoiceDetector::new(model(), 16_000, config.clone()).expect_err("invalid");
-            assert!(
-                matches!(error, VadError::InvalidConfig { .. }),
-                "{config:?}: {error}"
-            );
+            assert!(matches!(error, VadError::InvalidConfig { .. }), "{config:?}: {error}");
         }
-        let parsed: VadConfig =
-            serde_json::from_str(r#"{"min_silence_ms": 1200}"#).expect("partial config");
-        assert_eq!(
-            parsed,
-            VadConfig {
-                min_silence_ms: 1200,
-                ..VadConfig::default()
-            }
-        );
+        let parsed: VadConfig = serde_json::from_str(r#"{"min_silence_ms": 1200}"#).expect("partial config");
+        assert_eq!(parsed, VadConfig { min_silence_ms: 1200, ..VadConfig::default() });
         assert!(serde_json::from_str::<VadConfig>(r#"{"min_silence": 1200}"#).is_err());
     }
 
@@ -1203,22 +965,15 @@ mod tests {
         for (i, sample) in audio.iter_mut().enumerate().step_by(97) {
             *sample = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e9][i % 4];
         }
-        let mut detector =
-            VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
+        let mut detector = VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
         let mut events = detector.push(&audio).expect("push");
         assert!(detector.speech_probability_last().is_finite());
         events.extend(detector.flush());
         assert_well_formed(&segments_from_events(&events), audio.len());
 
         let all_nan = vec![f32::NAN; 3 * rate as usize + 100];
-        assert!(
-            speech_segments(&model(), &all_nan, rate, &VadConfig::default())
-                .expect("segments")
-                .is_empty()
-        );
-        assert!(speech_segments(&model(), &[], rate, &VadConfig::default())
-            .expect("segments")
-            .is_empty());
+        assert!(speech_segments(&model(), &all_nan, rate, &VadConfig::default()).expect("segments").is_empty());
+        assert!(speech_segments(&model(), &[], rate, &VadConfig::default()).expect("segments").is_empty());
     }
 
     /// `cargo test --release --lib vad::tests::inference_time -- --ignored --nocapture`
@@ -1228,18 +983,14 @@ mod tests {
         let (audio, rate) = sample("phone_call_monologue_8k.wav");
         let audio16 = padded_with_silence(&sample("arctic_a0001_trimmed_16k.wav").0, 16_000);
         for (audio, rate) in [(audio, rate), (audio16, 16_000)] {
-            let mut detector =
-                VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
+            let mut detector = VoiceDetector::new(model(), rate, VadConfig::default()).expect("detector");
             let window = Geometry::for_rate(rate).expect("rate").window;
             detector.push(&audio[..window * 10]).expect("warm-up");
             let started = Instant::now();
             let chunks = audio.len() / window;
             detector.push(&audio[..chunks * window]).expect("push");
             let per_chunk = started.elapsed().as_secs_f64() / chunks as f64;
-            eprintln!(
-                "{rate} Hz: {:.3} ms per {window}-sample chunk ({chunks} chunks)",
-                per_chunk * 1000.0
-            );
+            eprintln!("{rate} Hz: {:.3} ms per {window}-sample chunk ({chunks} chunks)", per_chunk * 1000.0);
         }
     }
 }

@@ -35,7 +35,12 @@ fn assert_clean_failure(out: &Output, must_mention: &[&str]) {
 
 #[test]
 fn transcribe_json_prints_one_object_per_file() {
-    let out = helpline(&["transcribe", "--json", &repo("audio-samples/clips/jfk.wav"), &repo("audio-samples/caller-stolen-card-8k.wav")]);
+    let out = helpline(&[
+        "transcribe",
+        "--json",
+        &repo("audio-samples/clips/jfk.wav"),
+        &repo("audio-samples/caller-stolen-card-8k.wav"),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
@@ -43,7 +48,11 @@ fn transcribe_json_prints_one_object_per_file() {
     for key in ["file", "text", "confidence", "duration_s", "processing_s", "segments"] {
         assert!(lines[0].get(key).is_some(), "missing {key} in {}", lines[0]);
     }
-    assert!(lines[0]["text"].as_str().unwrap().to_lowercase().contains("ask not what your country can do for you"));
+    assert!(lines[0]["text"]
+        .as_str()
+        .unwrap()
+        .to_lowercase()
+        .contains("ask not what your country can do for you"));
     assert!(lines[1]["text"].as_str().unwrap().to_lowercase().contains("stolen"), "{}", lines[1]);
     let segment = &lines[0]["segments"][0];
     assert!(segment["start_s"].is_number() && segment["end_s"].is_number() && segment["text"].is_string());
@@ -70,7 +79,16 @@ fn say_writes_telephone_ready_audio_in_each_format() {
     let dir = temp_dir("say");
     for (format, rate, bits) in [("mulaw", "8000", 8u16), ("alaw", "8000", 8), ("pcm16", "16000", 16)] {
         let path = dir.join(format!("reply-{format}.wav"));
-        let out = helpline(&["say", "Thank you for calling. Your balance is $42.50.", "-o", path.to_str().unwrap(), "--format", format, "--rate", rate]);
+        let out = helpline(&[
+            "say",
+            "Thank you for calling. Your balance is $42.50.",
+            "-o",
+            path.to_str().unwrap(),
+            "--format",
+            format,
+            "--rate",
+            rate,
+        ]);
         assert!(out.status.success(), "{format}: {}", stderr(&out));
         let bytes = std::fs::read(&path).expect("reply");
         assert_eq!(&bytes[0..4], b"RIFF");
@@ -99,7 +117,10 @@ fn bad_audio_files_give_clear_errors() {
 
     let odd = dir.join("odd.raw");
     std::fs::write(&odd, [1u8, 2, 3]).unwrap();
-    assert_clean_failure(&helpline(&["transcribe", "--raw", "s16le", "--rate", "8000", odd.to_str().unwrap()]), &["odd.raw", "16-bit"]);
+    assert_clean_failure(
+        &helpline(&["transcribe", "--raw", "s16le", "--rate", "8000", odd.to_str().unwrap()]),
+        &["odd.raw", "16-bit"],
+    );
 
     let out = helpline(&["transcribe", "/nonexistent/call.wav"]);
     assert_clean_failure(&out, &["/nonexistent/call.wav"]);

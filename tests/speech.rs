@@ -38,7 +38,9 @@ fn repo(path: &str) -> PathBuf {
 
 fn transcribe(audio: &Audio) -> String {
     let m = models();
-    transcribe_recording(&m.recognizer, &m.vad, &recording_vad_config(), audio).expect("transcribe").text
+    transcribe_recording(&m.recognizer, &m.vad, &recording_vad_config(), audio)
+        .expect("transcribe")
+        .text
 }
 
 /// Corpus WER over the clips after `channel` has been applied to each one.
@@ -126,7 +128,10 @@ fn tone(freqs: &[f32], seconds: f32, rate: u32) -> Vec<f32> {
             let t = i as f32 / rate as f32;
             // A chord whose notes change every half second: the "hold music" a line plays.
             let step = (t * 2.0) as usize;
-            freqs.iter().map(|f| (2.0 * std::f32::consts::PI * f * (1.0 + step as f32 * 0.125) * t).sin()).sum::<f32>()
+            freqs
+                .iter()
+                .map(|f| (2.0 * std::f32::consts::PI * f * (1.0 + step as f32 * 0.125) * t).sin())
+                .sum::<f32>()
                 * 0.2
                 / freqs.len() as f32
         })
@@ -175,5 +180,9 @@ fn a_transcript_has_confidence_and_timed_segments() {
         assert!(pair[0].start_s <= pair[1].start_s, "segments out of order");
     }
     let last = t.segments.last().expect("segment");
-    assert!(last.end_s <= t.duration_s + 0.01 && last.end_s > t.duration_s * 0.6, "last segment ends at {}", last.end_s);
+    assert!(
+        last.end_s <= t.duration_s + 0.01 && last.end_s > t.duration_s * 0.6,
+        "last segment ends at {}",
+        last.end_s
+    );
 }

@@ -123,7 +123,8 @@ mod tests {
 
     #[test]
     fn close_segments_are_joined_and_long_silences_or_long_stretches_split_them() {
-        let groups = group_for_recognition(&[seg(0.0, 2.0), seg(2.5, 4.0), seg(8.0, 9.0), seg(9.2, 20.0), seg(20.5, 34.0)]);
+        let groups =
+            group_for_recognition(&[seg(0.0, 2.0), seg(2.5, 4.0), seg(8.0, 9.0), seg(9.2, 20.0), seg(20.5, 34.0)]);
         assert_eq!(groups, vec![seg(0.0, 4.0), seg(8.0, 20.0), seg(20.5, 34.0)]);
     }
 }

@@ -178,8 +178,11 @@ mod tests {
                 .status()
                 .expect("run sox");
             assert!(status.success());
-            let theirs: Vec<i16> =
-                std::fs::read(&out).expect("sox output").chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+            let theirs: Vec<i16> = std::fs::read(&out)
+                .expect("sox output")
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect();
             let ours: Vec<i16> = (0u8..=255).map(decode).collect();
             assert_eq!(ours, theirs, "{name} decoding differs from sox");
         }

@@ -56,13 +56,11 @@ impl ModelDir {
                 candidates.push(repo.join("models"));
             }
         }
-        candidates
-            .iter()
-            .find(|dir| dir.join("manifest.json").is_file())
-            .map(Self::at)
-            .ok_or_else(|| ModelError::NoModelDir {
+        candidates.iter().find(|dir| dir.join("manifest.json").is_file()).map(Self::at).ok_or_else(|| {
+            ModelError::NoModelDir {
                 looked: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-            })
+            }
+        })
     }
 
     pub fn root(&self) -> &Path {

@@ -4,10 +4,8 @@
 //!
 //! Keyed by the prompt text and a format key chosen by the caller (say `"mulaw-8k"`), so one prompt can
 //! be held in several encodings. Bounded by total bytes; the least recently used prompts go first.
-//! Written here rather than with a crate: a counter per entry and a scan on eviction is plenty for the
-//! few hundred prompts a line has.
+//! The recency order is `lru`'s; the byte budget is kept here, since prompts differ a lot in size.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Rendered audio shared between the cache and the callers playing it.
@@ -19,18 +17,12 @@ pub struct PromptCache {
     inner: Mutex<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
-    entries: HashMap<(String, String), Entry>,
+    /// Unbounded by count: eviction is by bytes, below.
+    entries: lru::LruCache<(String, String), Rendered>,
     bytes: usize,
-    clock: u64,
     hits: u64,
     misses: u64,
-}
-
-struct Entry {
-    audio: Rendered,
-    last_used: u64,
 }
 
 /// Counters for benchmarks and logs.
@@ -45,19 +37,15 @@ pub struct CacheStats {
 impl PromptCache {
     /// A cache holding at most `max_bytes` of audio. A single prompt bigger than that is never kept.
     pub fn new(max_bytes: usize) -> Self {
-        Self { max_bytes, inner: Mutex::new(Inner::default()) }
+        let entries = lru::LruCache::unbounded();
+        Self { max_bytes, inner: Mutex::new(Inner { entries, bytes: 0, hits: 0, misses: 0 }) }
     }
 
     /// The cached audio for `text` in `format`, if any (and mark it recently used).
     pub fn get(&self, text: &str, format: &str) -> Option<Rendered> {
         let mut inner = self.lock();
-        inner.clock += 1;
-        let now = inner.clock;
         // The key is an owned pair; building it costs two small allocations, negligible next to audio.
-        let found = inner.entries.get_mut(&(text.to_string(), format.to_string())).map(|entry| {
-            entry.last_used = now;
-            Arc::clone(&entry.audio)
-        });
+        let found = inner.entries.get(&(text.to_string(), format.to_string())).map(Arc::clone);
         if found.is_some() {
             inner.hits += 1;
         } else {
@@ -75,22 +63,16 @@ impl PromptCache {
             return audio;
         }
         let mut inner = self.lock();
-        inner.clock += 1;
-        let now = inner.clock;
         let key = (text.to_string(), format.to_string());
-        if let Some(old) = inner.entries.remove(&key) {
-            inner.bytes -= old.audio.len();
+        if let Some(old) = inner.entries.pop(&key) {
+            inner.bytes -= old.len();
         }
         while inner.bytes + size > self.max_bytes {
-            let Some(oldest) = inner.entries.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone()) else {
-                break;
-            };
-            if let Some(evicted) = inner.entries.remove(&oldest) {
-                inner.bytes -= evicted.audio.len();
-            }
+            let Some((_, evicted)) = inner.entries.pop_lru() else { break };
+            inner.bytes -= evicted.len();
         }
         inner.bytes += size;
-        inner.entries.insert(key, Entry { audio: Arc::clone(&audio), last_used: now });
+        inner.entries.put(key, Arc::clone(&audio));
         audio
     }
 

@@ -11,6 +11,31 @@
 const ABBREVIATIONS: &[(&str, &str)] =
     &[("mr", "mister"), ("mrs", "missus"), ("dr", "doctor"), ("ok", "okay"), ("st", "saint"), ("vs", "versus")];
 
+/// Contractions and their full forms: "I'm" and "I am" are the same words to a caller.
+const CONTRACTIONS: &[(&str, &str)] = &[
+    ("i'm", "i am"),
+    ("it's", "it is"),
+    ("that's", "that is"),
+    ("what's", "what is"),
+    ("there's", "there is"),
+    ("you're", "you are"),
+    ("we're", "we are"),
+    ("they're", "they are"),
+    ("i've", "i have"),
+    ("i'll", "i will"),
+    ("i'd", "i would"),
+    ("don't", "do not"),
+    ("doesn't", "does not"),
+    ("didn't", "did not"),
+    ("can't", "can not"),
+    ("cannot", "can not"),
+    ("won't", "will not"),
+    ("isn't", "is not"),
+    ("aren't", "are not"),
+    ("let's", "let us"),
+    ("em", "them"), // "'em", after quotes are trimmed
+];
+
 /// Normalise text for scoring: the words, lower case, with every number as digits.
 pub fn normalize(text: &str) -> Vec<String> {
     let mut tokens: Vec<String> = Vec::new();
@@ -43,7 +68,13 @@ pub fn normalize(text: &str) -> Vec<String> {
     }
     let expanded: Vec<String> = tokens
         .into_iter()
-        .map(|t| ABBREVIATIONS.iter().find(|(short, _)| *short == t).map(|(_, long)| long.to_string()).unwrap_or(t))
+        .flat_map(|t| {
+            let long = ABBREVIATIONS.iter().chain(CONTRACTIONS).find(|(short, _)| *short == t).map(|(_, long)| *long);
+            match long {
+                Some(long) => long.split(' ').map(str::to_string).collect(),
+                None => vec![t],
+            }
+        })
         .collect();
     digits_one_by_one(numbers_as_digits(&expanded))
 }
@@ -298,6 +329,7 @@ mod tests {
         assert_eq!(word_errors("a hundred and twenty five dollars", "a 125 dollars").errors(), 0);
         assert_eq!(word_errors("$1,250.42", "1250.42 dollars").errors(), 0);
         assert_eq!(word_errors("platforms one and three", "platforms 1 and 3").errors(), 0);
+        assert_eq!(word_errors("Lord, but I'm glad; God bless 'em", "Lord but I am glad God bless them").errors(), 0);
     }
 
     #[test]

@@ -104,7 +104,13 @@ fn prepare(text: &str) -> Result<Vec<(String, String)>, TtsError> {
     if chars > MAX_TEXT_CHARS {
         return Err(TtsError::TooLong { chars, limit: MAX_TEXT_CHARS });
     }
-    let sentences: Vec<(String, String)> = split_sentences(text)
+    let mut pieces = split_sentences(text);
+    if let Some(first) = pieces.first().cloned() {
+        if let Some((clause, rest)) = split_first_clause(&first) {
+            pieces.splice(0..1, [clause, rest]);
+        }
+    }
+    let sentences: Vec<(String, String)> = pieces
         .into_iter()
         .map(|written| {
             let spoken = normalize_for_speech(&written);
@@ -116,6 +122,22 @@ fn prepare(text: &str) -> Result<Vec<(String, String)>, TtsError> {
         return Err(TtsError::NothingToSay);
     }
     Ok(sentences)
+}
+
+/// Words a clause needs before it is worth speaking on its own.
+const MIN_CLAUSE_WORDS: usize = 4;
+
+/// Cut a long first sentence after its first clause ("Thank you for calling Acme Bank, | how can I help
+/// you today?"), so the caller hears audio after one clause's synthesis rather than the whole
+/// sentence's. The comma stays with the clause, so the voice still pauses there. Only the first
+/// sentence is cut: later ones are synthesised while earlier ones play.
+fn split_first_clause(sentence: &str) -> Option<(String, String)> {
+    let cut = sentence.match_indices([',', ';', ':']).map(|(i, _)| i + 1).find(|&end| {
+        sentence[end..].starts_with(' ')
+            && sentence[..end].split_whitespace().count() >= MIN_CLAUSE_WORDS
+            && sentence[end..].split_whitespace().count() >= MIN_CLAUSE_WORDS - 1
+    })?;
+    Some((sentence[..cut].to_string(), sentence[cut..].trim_start().to_string()))
 }
 
 #[cfg(test)]
@@ -174,6 +196,16 @@ mod tests {
             })
             .expect("synthesis works");
         assert_eq!(heard, 1);
+    }
+
+    #[test]
+    fn a_long_first_sentence_is_spoken_clause_first() {
+        let cut = split_first_clause("Thank you for calling Acme Bank, how can I help you today?");
+        assert_eq!(cut, Some(("Thank you for calling Acme Bank,".into(), "how can I help you today?".into())));
+        assert_eq!(split_first_clause("Yes, I can help."), None, "too short to cut");
+        assert_eq!(split_first_clause("Your balance is $1,250.42 today, thanks."), None, "no cut inside a number");
+        let pieces = prepare("Thank you for calling Acme Bank, how can I help you today? Goodbye.").expect("prepare");
+        assert_eq!(pieces.len(), 3);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! - [`vad`]: voice activity. Silero VAD through ONNX Runtime at 8 or 16 kHz turns frames into speech
 //!   start / end events, so silence never reaches the recogniser and long recordings split into utterances.
 //! - [`asr`]: speech to text. The [`asr::Recognizer`] trait, and whisper.cpp (`whisper-rs`) behind it:
-//!   one model loaded and shared, one decoder state per concurrent recognition, confidence from token
+//!   one model loaded and shared, a decoder state per recognition, confidence from token
 //!   probabilities, and guards against Whisper's hallucinations on silence and noise.
 //! - [`tts`]: text to speech. The [`tts::Synthesizer`] trait, and a Piper voice run through ONNX Runtime
 //!   with espeak-ng phonemes, one sentence at a time so a caller hears the first sentence early; text is

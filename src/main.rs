@@ -69,6 +69,9 @@ struct TranscribeArgs {
     /// Threads for one recognition.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Words and names callers use that Whisper may not know (e.g. the line's brand: "Acme Bank").
+    #[arg(long, default_value = "")]
+    vocabulary: String,
     /// Recognise the whole file in one pass (at most 30 s) instead of cutting it into utterances by
     /// voice detection: for comparing what the detector cuts away.
     #[arg(long)]
@@ -163,7 +166,7 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn transcribe(models: &ModelDir, args: TranscribeArgs) -> Result<()> {
-    let config = WhisperConfig { threads: args.threads, audio_context: AudioContext::Full, ..Default::default() };
+    let config = WhisperConfig { threads: args.threads, audio_context: AudioContext::Full, prompt: args.vocabulary };
     let recognizer = WhisperRecognizer::load(models, &args.model, config)?;
     let vad = Arc::new(SileroModel::load(models, 1)?);
     let mut failures = 0;

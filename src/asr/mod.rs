@@ -3,7 +3,7 @@
 //! [`Recognizer`] is the one face the rest of Helpline uses: give it one utterance (mono 16 kHz, already
 //! cut by the voice detector), get a [`Transcript`] with text, a confidence and timed segments. The
 //! whisper.cpp backend ([`WhisperRecognizer`]) loads its model once and shares it; each concurrent
-//! recognition takes its own decoder state from a small pool. [`guards`] holds the checks that keep
+//! recognition makes its own decoder state. [`guards`] holds the checks that keep
 //! Whisper's known hallucinations ("Thank you.", "you you you") out of a caller's transcript.
 
 pub mod guards;

@@ -24,5 +24,6 @@ pub mod audio;
 pub mod bench;
 pub mod eval;
 pub mod models;
+pub mod nlu;
 pub mod tts;
 pub mod vad;

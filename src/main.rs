@@ -1,5 +1,7 @@
 //! The `helpline` command line: the only place that knows about arguments, exit codes and printing.
 
+mod cli;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,6 +37,11 @@ enum Command {
     Models {
         #[command(subcommand)]
         action: ModelsAction,
+    },
+    /// Train, try and measure the understanding of callers (intents, entities, sentiment).
+    Nlu {
+        #[command(subcommand)]
+        command: cli::nlu::NluCommand,
     },
     /// Run a benchmark and write its rows into BENCHMARKS.md.
     Bench {
@@ -122,8 +129,14 @@ enum ModelsAction {
     Check { names: Vec<String> },
 }
 
-#[derive(Subcommand, Clone, Copy)]
+#[derive(Subcommand, Clone)]
 enum BenchSuite {
+    /// Intent accuracy, out-of-scope, calibration, training time and parse latency on the public sets.
+    Nlu {
+        /// The shared evaluation data folder (Banking77, CLINC150).
+        #[arg(long, default_value = "../shared/data/nlu")]
+        data: PathBuf,
+    },
     /// Recognition and synthesis speed, accuracy and memory.
     Speech {
         /// Timed runs per measurement (after one warm-up).
@@ -158,7 +171,11 @@ fn run(cli: Cli) -> Result<()> {
                 Command::Bench { suite: BenchSuite::Speech { runs } } => {
                     helpline::bench::speech(&models, runs, Path::new("BENCHMARKS.md"))
                 }
+                Command::Bench { suite: BenchSuite::Nlu { data } } => {
+                    helpline::bench::nlu(&models, &data, Path::new("BENCHMARKS.md"))
+                }
                 Command::Demo { output } => demo(&models, &output),
+                Command::Nlu { command } => cli::nlu::run(&models, command),
                 Command::Models { .. } => unreachable!("handled above"),
             }
         }

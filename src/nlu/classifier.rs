@@ -1,0 +1,252 @@
+//! Intent classification on sentence vectors: a softmax layer trained in Rust with `candle`, calibrated
+//! by temperature scaling on held-out data, with an out-of-scope threshold chosen there too.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+
+use super::data::OUT_OF_SCOPE;
+
+/// Bump when the saved layout changes; loading an older model says to retrain.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifierError {
+    #[error("cannot train: {0}")]
+    Train(String),
+    #[error("cannot read the intent model in {dir}: {reason}")]
+    Load { dir: PathBuf, reason: String },
+    #[error("the intent model in {dir} is format {found}, this Helpline reads format {expected}: retrain it with `helpline nlu train`")]
+    Version { dir: PathBuf, found: u32, expected: u32 },
+    #[error("cannot write the intent model to {dir}: {reason}")]
+    Save { dir: PathBuf, reason: String },
+}
+
+fn train_err(e: impl std::fmt::Display) -> ClassifierError {
+    ClassifierError::Train(e.to_string())
+}
+
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        // Measured on Banking77 and CLINC150 dev splits: more epochs stop helping after ~40.
+        Self { epochs: 40, learning_rate: 0.02, weight_decay: 1e-4, batch_size: 128, seed: 7 }
+    }
+}
+
+/// What the model file holds besides the weights.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierMeta {
+    pub format_version: u32,
+    pub encoder: String,
+    pub labels: Vec<String>,
+    /// Softmax temperature fitted on held-out data (confidence = softmax(logits / T)).
+    pub temperature: f32,
+    /// Below this calibrated confidence the utterance is out of scope.
+    pub threshold: f32,
+    /// Per-intent overrides of `threshold` (set by hand in model.json, e.g. stricter for `cancel_account`).
+    #[serde(default)]
+    pub intent_thresholds: BTreeMap<String, f32>,
+    pub trained_on: usize,
+}
+
+pub struct IntentClassifier {
+    pub meta: ClassifierMeta,
+    weights: Tensor,
+    bias: Tensor,
+}
+
+/// One intent and its calibrated confidence.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IntentScore {
+    pub intent: String,
+    pub confidence: f32,
+}
+
+impl IntentClassifier {
+    /// Train on sentence vectors `x` (`[n, d]`) with label indices into `labels`.
+    pub fn train(x: &Tensor, y: &[u32], labels: Vec<String>, config: &TrainConfig) -> Result<Self, ClassifierError> {
+        let (n, d) = x.dims2().map_err(train_err)?;
+        if n == 0 || labels.len() < 2 {
+            return Err(ClassifierError::Train("need examples of at least two intents".into()));
+        }
+        let device = Device::Cpu;
+        let classes = labels.len();
+        let w = Var::from_tensor(&Tensor::zeros((d, classes), DType::F32, &device).map_err(train_err)?)
+            .map_err(train_err)?;
+        let b =
+            Var::from_tensor(&Tensor::zeros(classes, DType::F32, &device).map_err(train_err)?).map_err(train_err)?;
+        let params = ParamsAdamW { lr: config.learning_rate, weight_decay: config.weight_decay, ..Default::default() };
+        let mut optimizer = AdamW::new(vec![w.clone(), b.clone()], params).map_err(train_err)?;
+        let targets = Tensor::new(y, &device).map_err(train_err)?;
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = fastrand::Rng::with_seed(config.seed);
+        for _ in 0..config.epochs {
+            rng.shuffle(&mut order);
+            for batch in order.chunks(config.batch_size.max(1)) {
+                let index =
+                    Tensor::new(batch.iter().map(|&i| i as u32).collect::<Vec<_>>(), &device).map_err(train_err)?;
+                let xb = x.index_select(&index, 0).map_err(train_err)?;
+                let yb = targets.index_select(&index, 0).map_err(train_err)?;
+                let logits =
+                    xb.matmul(w.as_tensor()).and_then(|l| l.broadcast_add(b.as_tensor())).map_err(train_err)?;
+                let loss = candle_nn::loss::cross_entropy(&logits, &yb).map_err(train_err)?;
+                optimizer.backward_step(&loss).map_err(train_err)?;
+            }
+        }
+        let meta = ClassifierMeta {
+            format_version: FORMAT_VERSION,
+            encoder: "all-MiniLM-L6-v2".into(),
+            labels,
+            temperature: 1.0,
+            threshold: 0.0,
+            intent_thresholds: BTreeMap::new(),
+            trained_on: n,
+        };
+        Ok(Self { meta, weights: w.as_tensor().clone(), bias: b.as_tensor().clone() })
+    }
+
+    /// Raw scores, `[n, classes]`.
+    pub fn logits(&self, x: &Tensor) -> Result<Tensor, ClassifierError> {
+        x.matmul(&self.weights).and_then(|l| l.broadcast_add(&self.bias)).map_err(train_err)
+    }
+
+    /// Calibrated probabilities for each row of `x`.
+    pub fn probabilities(&self, x: &Tensor) -> Result<Vec<Vec<f32>>, ClassifierError> {
+        let logits = self.logits(x)?;
+        let scaled = (logits / f64::from(self.meta.temperature)).map_err(train_err)?;
+        candle_nn::ops::softmax(&scaled, D::Minus1).and_then(|p| p.to_vec2()).map_err(train_err)
+    }
+
+    /// Fit the temperature that minimises negative log-likelihood on held-out rows (Guo et al. 2017):
+    /// it changes confidence, never the ranking.
+    pub fn calibrate(&mut self, x: &Tensor, y: &[u32]) -> Result<(), ClassifierError> {
+        let logits: Vec<Vec<f32>> = self.logits(x)?.to_vec2().map_err(train_err)?;
+        let nll = |t: f64| -> f64 {
+            logits
+                .iter()
+                .zip(y)
+                .map(|(row, &gold)| {
+                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+                    let sum: f64 = row.iter().map(|&l| ((l as f64 - max) / t).exp()).sum();
+                    -((row[gold as usize] as f64 - max) / t - sum.ln())
+                })
+                .sum()
+        };
+        // Golden-section search on log T over [0.05, 20]; NLL is unimodal in T.
+        let (mut lo, mut hi) = (0.05f64.ln(), 20f64.ln());
+        let phi = (5f64.sqrt() - 1.0) / 2.0;
+        for _ in 0..60 {
+            let a = hi - phi * (hi - lo);
+            let b = lo + phi * (hi - lo);
+            if nll(a.exp()) < nll(b.exp()) {
+                hi = b;
+            } else {
+                lo = a;
+            }
+        }
+        self.meta.temperature = ((lo + hi) / 2.0).exp() as f32;
+        Ok(())
+    }
+
+    /// Choose the out-of-scope threshold on held-out rows: (calibrated probabilities, gold label index,
+    /// `None` for an out-of-scope example).
+    ///
+    /// With out-of-scope examples, the threshold maximises in-scope accuracy plus out-of-scope recall,
+    /// both of which a caller feels. Without any, it keeps ~95 % of correct in-scope answers: the 5th
+    /// percentile of their confidence.
+    pub fn choose_threshold(&mut self, rows: &[(Vec<f32>, Option<u32>)]) {
+        self.meta.threshold = 0.0;
+        let judged: Vec<(f32, bool, Option<bool>)> = rows
+            .iter()
+            .map(|(p, gold)| {
+                let (ranked, said_oos) = self.decide(p);
+                let top = ranked.first().map(|s| s.confidence).unwrap_or(0.0);
+                let gold_label = gold.map(|g| self.meta.labels[g as usize].as_str());
+                let correct = gold_label.map(|g| !said_oos && ranked.first().is_some_and(|s| s.intent == g));
+                (top, said_oos, correct)
+            })
+            .collect();
+        let has_oos = judged.iter().any(|(_, _, c)| c.is_none());
+        self.meta.threshold = if has_oos {
+            let candidates: Vec<f32> = (0..100).map(|i| i as f32 / 100.0).collect();
+            let in_scope = judged.iter().filter(|j| j.2.is_some()).count().max(1) as f32;
+            let oos = judged.iter().filter(|j| j.2.is_none()).count().max(1) as f32;
+            let score = |t: f32| {
+                let right = judged.iter().filter(|(c, _, ok)| *ok == Some(true) && *c >= t).count() as f32;
+                let caught = judged.iter().filter(|(c, said, ok)| ok.is_none() && (*said || *c < t)).count() as f32;
+                right / in_scope + caught / oos
+            };
+            candidates.into_iter().max_by(|a, b| score(*a).total_cmp(&score(*b))).unwrap_or(0.0)
+        } else {
+            let mut confident: Vec<f32> = judged.iter().filter(|j| j.2 == Some(true)).map(|j| j.0).collect();
+            confident.sort_by(f32::total_cmp);
+            confident.get(confident.len() / 20).copied().unwrap_or(0.0)
+        };
+    }
+
+    /// Ranked intents for one row of probabilities, with the out-of-scope decision.
+    pub fn decide(&self, probabilities: &[f32]) -> (Vec<IntentScore>, bool) {
+        let mut ranked: Vec<IntentScore> = probabilities
+            .iter()
+            .zip(&self.meta.labels)
+            .map(|(&p, label)| IntentScore { intent: label.clone(), confidence: p })
+            .collect();
+        ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        let out_of_scope = match ranked.first() {
+            None => true,
+            Some(top) if top.intent == OUT_OF_SCOPE => true,
+            Some(top) => {
+                let threshold = self.meta.intent_thresholds.get(&top.intent).copied().unwrap_or(self.meta.threshold);
+                top.confidence < threshold
+            }
+        };
+        (ranked, out_of_scope)
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<(), ClassifierError> {
+        let fail = |reason: String| ClassifierError::Save { dir: dir.into(), reason };
+        std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+        let tensors = std::collections::HashMap::from([
+            ("weights".to_string(), self.weights.clone()),
+            ("bias".to_string(), self.bias.clone()),
+        ]);
+        candle_core::safetensors::save(&tensors, dir.join("classifier.safetensors"))
+            .map_err(|e| fail(e.to_string()))?;
+        let json = serde_json::to_string_pretty(&self.meta).map_err(|e| fail(e.to_string()))?;
+        std::fs::write(dir.join("model.json"), json).map_err(|e| fail(e.to_string()))
+    }
+
+    pub fn load(dir: &Path) -> Result<Self, ClassifierError> {
+        let fail = |reason: String| ClassifierError::Load { dir: dir.into(), reason };
+        let text = std::fs::read_to_string(dir.join("model.json"))
+            .map_err(|e| fail(format!("model.json: {e}; train one with `helpline nlu train`")))?;
+        let version: serde_json::Value = serde_json::from_str(&text).map_err(|e| fail(format!("model.json: {e}")))?;
+        let found = version["format_version"].as_u64().unwrap_or(0) as u32;
+        if found != FORMAT_VERSION {
+            return Err(ClassifierError::Version { dir: dir.into(), found, expected: FORMAT_VERSION });
+        }
+        let meta: ClassifierMeta = serde_json::from_str(&text).map_err(|e| fail(format!("model.json: {e}")))?;
+        let tensors = candle_core::safetensors::load(dir.join("classifier.safetensors"), &Device::Cpu)
+            .map_err(|e| fail(format!("classifier.safetensors: {e}")))?;
+        let get = |name: &str| {
+            tensors.get(name).cloned().ok_or_else(|| fail(format!("classifier.safetensors has no `{name}`")))
+        };
+        let (weights, bias) = (get("weights")?, get("bias")?);
+        if weights.dims() != [weights.dim(0).unwrap_or(0), meta.labels.len()] {
+            return Err(fail("the weights do not match the labels in model.json".into()));
+        }
+        Ok(Self { meta, weights, bias })
+    }
+}

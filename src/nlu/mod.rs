@@ -196,7 +196,7 @@ pub fn train(
         .filter(|(_, e)| e.intent == OUT_OF_SCOPE || index(&e.intent).is_some())
         .map(|(p, e)| (p, if e.intent == OUT_OF_SCOPE { None } else { index(&e.intent) }))
         .collect();
-    classifier.choose_threshold(&rows);
+    classifier.choose_threshold(&rows, config.oos_recall_target);
     Ok(classifier)
 }
 

@@ -100,8 +100,11 @@ impl Understanding {
             warnings.push(format!("only the first {MAX_INTENT_CHARS} characters were read for the intent"));
         }
         let vector = self.encoder.encode(&[&for_intent])?;
-        let probabilities = self.classifier.probabilities(&vector)?;
-        let (mut ranked, out_of_scope) = self.classifier.decide(&probabilities[0]);
+        let scores = self.classifier.score(&vector)?;
+        let (mut ranked, out_of_scope) = match scores.first() {
+            Some(scores) => self.classifier.decide(scores),
+            None => (Vec::new(), true),
+        };
         ranked.truncate(N_BEST);
         let intent = if out_of_scope { None } else { ranked.first().cloned() };
         Ok(Parse { text: text.into(), intent, intents: ranked, out_of_scope, entities, sentiment, warnings })
@@ -189,8 +192,8 @@ pub fn train(
         let gold: Vec<u32> = known.iter().map(|(_, g)| *g).collect();
         classifier.calibrate(&rows, &gold)?;
     }
-    let probabilities = classifier.probabilities(&xv)?;
-    let rows: Vec<(Vec<f32>, Option<u32>)> = probabilities
+    let scores = classifier.score(&xv)?;
+    let rows: Vec<(classifier::Scores, Option<u32>)> = scores
         .into_iter()
         .zip(&check.examples)
         .filter(|(_, e)| e.intent == OUT_OF_SCOPE || index(&e.intent).is_some())

@@ -15,9 +15,10 @@
 //! - [`models`]: where model files live, their checksums, fetching them from the Python package index,
 //!   and converting Whisper from CTranslate2 to whisper.cpp's ggml format.
 //! - [`eval`]: word error rate with the normalisation that makes it fair (case, punctuation, numerals).
+//! - [`nlu`]: understanding callers: intents with calibrated confidence, out-of-scope, entities, sentiment.
 //! - [`bench`]: the benchmarks that write `BENCHMARKS.md`; a benchmark is a feature, run from the CLI.
 //!
-//! The binary (`src/main.rs`) is the only place that knows about the command line.
+//! The binary (`src/main.rs` and `src/cli/`) is the only place that knows about the command line.
 
 pub mod asr;
 pub mod audio;

@@ -1,1 +1,5 @@
+//! One file per command family of the `helpline` binary; `main.rs` only parses and dispatches.
+
+pub mod models;
 pub mod nlu;
+pub mod speech;

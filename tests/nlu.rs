@@ -81,6 +81,20 @@ fn a_caller_turn_yields_intent_entities_and_sentiment() {
 }
 
 #[test]
+fn a_bare_answer_is_read_as_what_the_conversation_asked_for() {
+    let u = understanding();
+    let free = u.parse("four five six seven").expect("parse");
+    assert!(free.entities.iter().any(|e| e.kind == "digits"), "{:?}", free.entities);
+    let asked = nlu::DialogueContext { expected_entity: Some("card_last_four".into()) };
+    let answer = u.parse_in("four five six seven", &asked).expect("parse");
+    assert!(!answer.out_of_scope, "an expected answer is in scope");
+    let card = answer.entities.iter().find(|e| e.kind == "card_last_four").expect("read as the card's last four");
+    assert_eq!(serde_json::to_value(&card.value).expect("json"), "4567");
+    let wrong = u.parse_in("four five six", &asked).expect("parse");
+    assert!(wrong.entities.iter().all(|e| e.kind != "card_last_four"), "three digits are not a last four");
+}
+
+#[test]
 fn out_of_scope_requests_are_rejected_and_empty_text_gets_no_guess() {
     for text in ["what's the capital of australia", "book me a table for two at an italian place"] {
         let parse = understanding().parse(text).expect("parse");

@@ -1,7 +1,8 @@
 //! Understanding callers: intents with calibrated confidence, out-of-scope, entities and sentiment.
 //!
 //! [`Understanding`] is the one face the rest of Helpline uses: `parse` a caller's words (from ASR or a
-//! chat) into a [`Parse`]. It knows nothing of audio or gRPC.
+//! chat) into a [`Parse`], or `parse_in` a [`DialogueContext`] (what the current step is collecting) so a
+//! bare answer is read as that answer. It knows nothing of audio or gRPC.
 //!
 //! - [`data`]: training files a business writes (YAML) or public benchmarks (JSONL), validated once.
 //! - [`encoder`]: all-MiniLM-L6-v2 sentence vectors, run in Rust with `candle`.
@@ -77,12 +78,19 @@ impl Understanding {
         &self.classifier.meta.labels
     }
 
-    /// Understand one utterance. Empty text gets no intent and confidence 0, never a guess.
+    /// Understand one utterance with no expectations. Empty text gets no intent and confidence 0.
     pub fn parse(&self, text: &str) -> Result<Parse, NluError> {
+        self.parse_in(text, &DialogueContext::default())
+    }
+
+    /// Understand one utterance where the conversation expects something: a bare answer to the
+    /// question just asked is in scope, and is read as the kind of thing that was asked for.
+    pub fn parse_in(&self, text: &str, context: &DialogueContext) -> Result<Parse, NluError> {
         let mut warnings = Vec::new();
         let trimmed = text.trim();
         let today = chrono::Local::now().date_naive();
-        let entities = self.entities.extract(text, today);
+        let mut entities = self.entities.extract(text, today);
+        let answers_expected = context.expected_entity.as_deref().is_some_and(|kind| read_as(&mut entities, kind));
         let sentiment = sentiment::sentiment(text);
         if !trimmed.chars().any(char::is_alphanumeric) {
             return Ok(Parse {
@@ -107,7 +115,40 @@ impl Understanding {
         };
         ranked.truncate(N_BEST);
         let intent = if out_of_scope { None } else { ranked.first().cloned() };
+        // "four five six seven" matches no intent, yet is exactly what "the last four digits?" asked for.
+        let out_of_scope = out_of_scope && !answers_expected;
         Ok(Parse { text: text.into(), intent, intents: ranked, out_of_scope, entities, sentiment, warnings })
+    }
+}
+
+/// What the conversation expects next (set by the dialogue engine from the step it is on).
+#[derive(Debug, Clone, Default)]
+pub struct DialogueContext {
+    /// The entity kind a step is collecting, e.g. `card_last_four`, `date`, `affirm`.
+    pub expected_entity: Option<String>,
+}
+
+/// Whether `entities` answer a request for `kind`, re-reading a bare digit string as that kind where
+/// it fits (four digits when the last four of a card were asked for).
+fn read_as(entities: &mut [Entity], kind: &str) -> bool {
+    if entities
+        .iter()
+        .any(|e| e.kind == kind || (kind == entities::kind::AFFIRM && e.kind == entities::kind::DENY))
+    {
+        return true;
+    }
+    let fits = |e: &Entity| match (kind, &e.value) {
+        (entities::kind::CARD_LAST_FOUR, entities::EntityValue::Text(digits)) => digits.len() == 4,
+        (entities::kind::PHONE_NUMBER, entities::EntityValue::Text(digits)) => (7..=15).contains(&digits.len()),
+        (entities::kind::ORDER_ID | entities::kind::TICKET_ID, _) => true,
+        _ => false,
+    };
+    match entities.iter_mut().find(|e| e.kind == entities::kind::DIGITS && fits(e)) {
+        Some(entity) => {
+            entity.kind = kind.to_string();
+            true
+        }
+        None => false,
     }
 }
 

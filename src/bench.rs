@@ -104,11 +104,6 @@ fn committed_clips() -> Result<Vec<Clip>> {
         .collect()
 }
 
-fn through_mulaw(audio: &Audio) -> Result<Audio> {
-    let narrow = audio.to_rate(8000)?;
-    Ok(Audio::new(Encoding::Mulaw.decode(&Encoding::Mulaw.encode(&narrow.samples))?, 8000))
-}
-
 /// `helpline bench speech`: recognition and synthesis speed, accuracy and memory.
 pub fn speech(models: &ModelDir, runs: usize, out: &Path) -> Result<()> {
     let (machine, commit) = provenance();
@@ -162,7 +157,12 @@ pub fn speech(models: &ModelDir, runs: usize, out: &Path) -> Result<()> {
             let heard = transcribe_recording(&r, &vad, &recording_vad_config(), &clip.audio)?;
             rtfs.push(started.elapsed().as_secs_f64() / clip.audio.duration_s());
             wide += word_errors(&clip.text, &heard.text);
-            let phone = transcribe_recording(&r, &vad, &recording_vad_config(), &through_mulaw(&clip.audio)?)?;
+            let phone = transcribe_recording(
+                &r,
+                &vad,
+                &recording_vad_config(),
+                &clip.audio.through_phone_line(Encoding::Mulaw, 8000)?,
+            )?;
             narrow += word_errors(&clip.text, &phone.text);
         }
         row(

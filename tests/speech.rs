@@ -61,9 +61,7 @@ fn corpus_wer(channel: impl Fn(Audio) -> Audio) -> (f64, Vec<String>) {
 
 /// What a phone line does to audio: 8 kHz, G.711 µ-law.
 fn through_mulaw_phone_line(audio: Audio) -> Audio {
-    let narrow = audio.to_rate(8000).expect("resample");
-    let bytes = Encoding::Mulaw.encode(&narrow.samples);
-    Audio::new(Encoding::Mulaw.decode(&bytes).expect("decode"), 8000)
+    audio.through_phone_line(Encoding::Mulaw, 8000).expect("phone line")
 }
 
 #[test]

@@ -44,6 +44,12 @@ impl Audio {
         Audio::new(self.samples.iter().map(|s| s * gain).collect(), self.sample_rate)
     }
 
+    /// The sound as a phone line delivers it: resampled to `rate` and through `encoding` and back.
+    pub fn through_phone_line(&self, encoding: Encoding, rate: u32) -> Result<Audio, AudioError> {
+        let narrow = self.to_rate(rate)?;
+        Ok(Audio::new(encoding.decode(&encoding.encode(&narrow.samples))?, rate))
+    }
+
     /// The same sound at another rate (a copy when the rate already matches).
     pub fn to_rate(&self, sample_rate: u32) -> Result<Audio, AudioError> {
         Ok(Audio::new(resample(&self.samples, self.sample_rate, sample_rate)?, sample_rate))

@@ -905,7 +905,9 @@ mod tests {
         assert_eq!(names, ["account_type", "card_type"]);
     }
 
+    /// Reads the team's evaluation data, which a fresh clone does not have: run it with `--ignored`.
     #[test]
+    #[ignore = "needs the team's evaluation data in ../shared/data/nlu"]
     fn the_public_benchmarks_load_without_conflicts() {
         let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/nlu");
         let sets = [
@@ -915,10 +917,6 @@ mod tests {
         ];
         for files in sets {
             let paths: Vec<PathBuf> = files.iter().map(|f| base.join(f)).collect();
-            if !paths.iter().all(|p| p.exists()) {
-                eprintln!("skipped: {files:?} not found under {}", base.display());
-                continue;
-            }
             let (data, _) = TrainingData::load_all(&paths).unwrap_or_else(|e| panic!("{e}"));
             assert!(data.intents().len() >= 7, "{files:?}");
         }

@@ -23,8 +23,11 @@
 pub mod asr;
 pub mod audio;
 pub mod bench;
+pub mod dialogue;
 pub mod eval;
+pub mod handoff;
 pub mod models;
 pub mod nlu;
+pub mod store;
 pub mod tts;
 pub mod vad;

@@ -23,6 +23,7 @@
 pub mod asr;
 pub mod audio;
 pub mod bench;
+pub mod call;
 pub mod dialogue;
 pub mod eval;
 pub mod handoff;

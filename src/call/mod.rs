@@ -120,3 +120,6 @@ pub enum ErrorCode {
     /// A stage inside Helpline failed; the caller was handed off.
     Internal,
 }
+mod switchboard;
+
+pub use switchboard::{CallError, Switchboard, SwitchboardConfig};

@@ -473,8 +473,7 @@ impl Call {
             Some(Deaf::UntilReplyEnds) => return,
             Some(Deaf::Before(sample)) => {
                 // Keep only what was said after the reply ended, if it is long enough to be an answer.
-                let cut_start = position.saturating_sub(samples.len() as u64);
-                let skip = sample.saturating_sub(cut_start) as usize;
+                let skip = sample.saturating_sub(utterance.first_sample) as usize;
                 let heard_ms = utterance.end_sample.saturating_sub(sample.max(utterance.start_sample)) * 1000 / rate;
                 if heard_ms < MIN_HEARD_MS {
                     return;
@@ -586,11 +585,14 @@ impl Call {
     /// Move everything along that can move now.
     fn advance(&mut self) {
         let now = self.now_ms();
-        if let Some(reply_id) = self.mouth.finish_if_played(now) {
-            self.on_played(reply_id);
-        }
         self.start_recognition();
         self.start_turn();
+        // A reply that needs no playing (nothing speakable, a text call) is over as soon as it starts,
+        // and the next step can follow at once.
+        while let Some(reply_id) = self.mouth.finish_if_played(now) {
+            self.on_played(reply_id);
+            self.next_step();
+        }
         self.next_step();
         let idle = self.is_idle();
         if !idle {
@@ -886,8 +888,8 @@ impl Call {
                 return;
             }
         };
-        // A turn that finished while the call was already wrapping up is not acted on.
-        if job == DialogueJob::Turn && self.wrapping_up() && self.ending.is_none() {
+        // A turn that finished after a failure or the time limit began the wrap-up is not acted on.
+        if job == DialogueJob::Turn && (self.failing || self.forced_end.is_some()) {
             return;
         }
         if let Some((timing, _)) = self.awaiting_audio.as_mut() {

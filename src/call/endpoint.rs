@@ -68,6 +68,8 @@ pub struct Utterance {
     pub end_sample: u64,
     /// The audio from a little before the start to a little after the end, at the call's rate.
     pub samples: Vec<f32>,
+    /// The stream position of `samples[0]`.
+    pub first_sample: u64,
 }
 
 /// Voice activity and the recent audio of one caller.
@@ -137,8 +139,9 @@ impl Endpointer {
             VadEvent::SpeechEnd { start_sample, end_sample } => {
                 self.open = None;
                 let pad = self.ms_to_samples(UTTERANCE_PAD_MS);
-                let samples = self.slice(start_sample.saturating_sub(pad), end_sample + pad);
-                Heard::Utterance(Utterance { start_sample, end_sample, samples })
+                let first_sample = start_sample.saturating_sub(pad).max(self.audio_start);
+                let samples = self.slice(first_sample, end_sample + pad);
+                Heard::Utterance(Utterance { start_sample, end_sample, samples, first_sample })
             }
         }
     }

@@ -1,5 +1,6 @@
 //! One file per command family of the `helpline` binary; `main.rs` only parses and dispatches.
 
+pub mod chat;
 pub mod models;
 pub mod nlu;
 pub mod speech;

@@ -181,7 +181,7 @@ pub(super) async fn run(
         let engine = Arc::clone(&engine);
         blocking("the dialogue engine", move || {
             let (session, events) = engine.start(start)?;
-            let expecting = session.expecting();
+            let expecting = session.expecting(engine.line());
             Ok::<_, DialogueError>((session, events, expecting))
         })
         .await
@@ -703,7 +703,7 @@ impl Call {
             let result = blocking("the dialogue engine", move || -> Result<Turned, StageError> {
                 let mut session = session.lock().unwrap_or_else(PoisonError::into_inner);
                 let events = step(&engine, &mut session)?;
-                Ok(Turned { events, expecting: session.expecting(), finished: session.is_finished() })
+                Ok(Turned { events, expecting: session.expecting(engine.line()), finished: session.is_finished() })
             })
             .await
             .map_err(StageError::from)

@@ -46,7 +46,8 @@ impl Default for SwitchboardConfig {
     }
 }
 
-/// The speech models every call shares, loaded once.
+/// The speech models every call shares, loaded once (cloning shares them).
+#[derive(Clone)]
 pub struct SpeechModels {
     pub vad: Arc<SileroModel>,
     pub recognizer: Arc<dyn PooledRecognizer>,

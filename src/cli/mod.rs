@@ -4,3 +4,4 @@ pub mod chat;
 pub mod models;
 pub mod nlu;
 pub mod speech;
+pub mod talk;

@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         suite: BenchSuite,
     },
+    /// The agents' side of hand-offs: list, claim and complete the calls waiting for a person.
+    Queue {
+        #[command(subcommand)]
+        command: cli::queue::QueueCommand,
+    },
     /// The demo: transcribe a committed caller recording and speak a reply to it.
     Demo {
         /// Where to write the spoken reply.
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Models { action } => cli::models::run(cli.models.as_deref(), action),
+        Command::Queue { command } => cli::queue::run(command),
         command => {
             let models = ModelDir::locate(cli.models.as_deref())?;
             match command {
@@ -98,7 +104,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 Command::Demo { output } => cli::speech::demo(&models, &output),
                 Command::Nlu { command } => cli::nlu::run(&models, command),
-                Command::Models { .. } => unreachable!("handled above"),
+                Command::Models { .. } | Command::Queue { .. } => unreachable!("handled above"),
             }
         }
     }

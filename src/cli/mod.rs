@@ -2,4 +2,5 @@
 
 pub mod models;
 pub mod nlu;
+pub mod queue;
 pub mod speech;

@@ -3,4 +3,5 @@
 pub mod chat;
 pub mod models;
 pub mod nlu;
+pub mod queue;
 pub mod speech;

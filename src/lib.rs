@@ -16,6 +16,12 @@
 //!   and converting Whisper from CTranslate2 to whisper.cpp's ggml format.
 //! - [`eval`]: word error rate with the normalisation that makes it fair (case, punctuation, numerals).
 //! - [`nlu`]: understanding callers: intents with calibrated confidence, out-of-scope, entities, sentiment.
+//! - [`service`]: the gRPC wire. `proto/helpline.proto` is the contract: one bidirectional stream per
+//!   phone call (`PhoneLine.Converse`: set-up, then audio, DTMF and text in; transcripts, understanding,
+//!   replies as text and audio, hand-off and a timing record out) and the agents' queue (`AgentQueue`).
+//!   The service checks every platform message, maps it to the call's inputs and outputs, and holds no
+//!   dialogue or speech logic; health and reflection are on, so standard gRPC tools work. Its client
+//!   places calls from recordings for `helpline call`, the tests and the benchmarks.
 //! - [`bench`]: the benchmarks that write `BENCHMARKS.md`; a benchmark is a feature, run from the CLI.
 //!
 //! The binary (`src/main.rs` and `src/cli/`) is the only place that knows about the command line.
@@ -29,6 +35,7 @@ pub mod eval;
 pub mod handoff;
 pub mod models;
 pub mod nlu;
+pub mod service;
 pub mod store;
 pub mod tts;
 pub mod vad;

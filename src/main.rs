@@ -38,6 +38,10 @@ enum Command {
         #[command(subcommand)]
         command: cli::nlu::NluCommand,
     },
+    /// Serve phone calls over gRPC (PhoneLine.Converse) and the agents' queue (AgentQueue).
+    Serve(cli::serve::ServeArgs),
+    /// Place a call from recorded caller turns, like a phone line, and print the conversation.
+    Call(cli::call::CallArgs),
     /// Run a benchmark and write its rows into BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
@@ -58,6 +62,12 @@ enum BenchSuite {
         /// The shared evaluation data folder (Banking77, CLINC150).
         #[arg(long, default_value = "../shared/data/nlu")]
         data: PathBuf,
+    },
+    /// Concurrent calls over real gRPC: turn latency at the client, server-side shares, memory.
+    Calls {
+        /// Concurrent calls to measure, e.g. 1,2,4,8 (or the flag repeated).
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4, 8])]
+        concurrency: Vec<usize>,
     },
     /// Recognition and synthesis speed, accuracy and memory.
     Speech {
@@ -95,6 +105,11 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 Command::Bench { suite: BenchSuite::Nlu { data } } => {
                     helpline::bench::nlu(&models, &data, Path::new("BENCHMARKS.md"))
+                }
+                Command::Serve(args) => cli::serve::run(&models, args),
+                Command::Call(args) => cli::call::run(&models, args),
+                Command::Bench { suite: BenchSuite::Calls { concurrency } } => {
+                    helpline::bench::calls::calls(&models, &concurrency, Path::new("BENCHMARKS.md"))
                 }
                 Command::Demo { output } => cli::speech::demo(&models, &output),
                 Command::Nlu { command } => cli::nlu::run(&models, command),

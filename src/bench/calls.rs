@@ -18,8 +18,11 @@ use crate::service::wire::Pacing;
 use crate::service::{self, CallPlan, CallReport, CallerTurn, ServeConfig, ServeOverrides};
 
 /// The caller turns of every benchmark call: a stolen card, its last four digits, a confirmation.
-pub const CALLER_TURNS: [&str; 3] =
-    ["audio-samples/caller-stolen-card-8k.wav", "audio-samples/caller-last-four-8k.wav", "audio-samples/caller-yes-8k.wav"];
+pub const CALLER_TURNS: [&str; 3] = [
+    "audio-samples/caller-stolen-card-8k.wav",
+    "audio-samples/caller-last-four-8k.wav",
+    "audio-samples/caller-yes-8k.wav",
+];
 
 /// Gap between the starts of concurrent calls: calls arrive at random moments on a real line.
 const STAGGER: Duration = Duration::from_millis(700);
@@ -51,7 +54,8 @@ fn caller_turns() -> Result<Vec<CallerTurn>> {
         .iter()
         .map(|file| {
             let path = root.join(file);
-            let audio = audio::wav::read(&path).with_context(|| format!("run scripts/make-caller-samples.sh to make {file}"))?;
+            let audio = audio::wav::read(&path)
+                .with_context(|| format!("run scripts/make-caller-samples.sh to make {file}"))?;
             Ok(CallerTurn::Speech { source: file.rsplit('/').next().unwrap_or(file).to_string(), audio })
         })
         .collect()

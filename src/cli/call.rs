@@ -142,8 +142,7 @@ pub fn run(models: &ModelDir, args: CallArgs) -> Result<()> {
     let report = runtime.block_on(async {
         match &args.server {
             Some(server) => {
-                let endpoint =
-                    if server.contains("://") { server.clone() } else { format!("http://{server}") };
+                let endpoint = if server.contains("://") { server.clone() } else { format!("http://{server}") };
                 Ok(helpline::service::place_call(&endpoint, plan, print).await?)
             }
             None => {

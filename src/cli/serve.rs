@@ -52,7 +52,10 @@ impl ServeArgs {
 /// A runtime for the server and its calls: the speech work runs on the switchboard's own workers, so
 /// the async threads only move messages.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 pub fn run(models: &ModelDir, args: ServeArgs) -> Result<()> {

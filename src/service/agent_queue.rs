@@ -195,8 +195,7 @@ impl pb::agent_queue_server::AgentQueue for AgentQueueService {
             Some(pb::claim_request::Target::Next(next)) => {
                 let queue = Some(next.queue.clone()).filter(|q| !q.is_empty());
                 let skills = next.skills.clone();
-                let claimed =
-                    self.with_store(move |store| store.claim_next(&agent, queue.as_deref(), &skills)).await?;
+                let claimed = self.with_store(move |store| store.claim_next(&agent, queue.as_deref(), &skills)).await?;
                 claimed.ok_or_else(|| {
                     let queue = if next.queue.is_empty() { "any queue".to_string() } else { next.queue.clone() };
                     Status::not_found(format!(
@@ -233,9 +232,10 @@ impl pb::agent_queue_server::AgentQueue for AgentQueueService {
         request: Request<pb::GetHandoffRequest>,
     ) -> Result<Response<pb::HandoffPacket>, Status> {
         let id = request.into_inner().id;
-        let entry = self.with_store(move |store| store.queue_entry(id)).await?.ok_or_else(|| {
-            Status::not_found(format!("no queue entry {id}; list the queue with AgentQueue.List"))
-        })?;
+        let entry = self
+            .with_store(move |store| store.queue_entry(id))
+            .await?
+            .ok_or_else(|| Status::not_found(format!("no queue entry {id}; list the queue with AgentQueue.List")))?;
         Ok(Response::new(handoff_packet(&entry)?))
     }
 }

@@ -83,19 +83,59 @@ impl CallPlan {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ClientEvent {
-    Connected { server: String, call_id: String },
+    Connected {
+        server: String,
+        call_id: String,
+    },
     /// The caller starts a turn (`turn` counts from 1).
-    CallerTurn { turn: usize, source: String, audio_ms: u64 },
-    SpeechStarted { at_ms: u64 },
-    SpeechEnded { at_ms: u64 },
-    PartialTranscript { at_ms: u64, text: String, stability: f32 },
-    FinalTranscript { at_ms: u64, text: String, confidence: f32 },
-    Understood { at_ms: u64, intent: String, confidence: f32, out_of_scope: bool, entities: Vec<String> },
-    ReplyText { at_ms: u64, reply_id: u64, text: String, barge_in_allowed: bool },
+    CallerTurn {
+        turn: usize,
+        source: String,
+        audio_ms: u64,
+    },
+    SpeechStarted {
+        at_ms: u64,
+    },
+    SpeechEnded {
+        at_ms: u64,
+    },
+    PartialTranscript {
+        at_ms: u64,
+        text: String,
+        stability: f32,
+    },
+    FinalTranscript {
+        at_ms: u64,
+        text: String,
+        confidence: f32,
+    },
+    Understood {
+        at_ms: u64,
+        intent: String,
+        confidence: f32,
+        out_of_scope: bool,
+        entities: Vec<String>,
+    },
+    ReplyText {
+        at_ms: u64,
+        reply_id: u64,
+        text: String,
+        barge_in_allowed: bool,
+    },
     /// The first reply audio after a caller turn: the pause the caller heard.
-    TurnLatency { turn: usize, latency_ms: f64 },
-    ReplyFinished { reply_id: u64, audio_ms: u64, interrupted: bool },
-    StopPlayback { at_ms: u64, reply_id: u64 },
+    TurnLatency {
+        turn: usize,
+        latency_ms: f64,
+    },
+    ReplyFinished {
+        reply_id: u64,
+        audio_ms: u64,
+        interrupted: bool,
+    },
+    StopPlayback {
+        at_ms: u64,
+        reply_id: u64,
+    },
     Handoff {
         at_ms: u64,
         queue_entry_id: i64,
@@ -106,10 +146,22 @@ pub enum ClientEvent {
         reasons: Vec<String>,
         summary: String,
     },
-    Error { at_ms: u64, code: String, message: String, fatal: bool },
+    Error {
+        at_ms: u64,
+        code: String,
+        message: String,
+        fatal: bool,
+    },
     /// The assistant did not finish answering within the reply timeout; the caller goes on.
-    NoReply { turn: usize, waited_ms: u64 },
-    Ended { at_ms: u64, reason: String, turns: Vec<TurnTiming> },
+    NoReply {
+        turn: usize,
+        waited_ms: u64,
+    },
+    Ended {
+        at_ms: u64,
+        reason: String,
+        turns: Vec<TurnTiming>,
+    },
 }
 
 /// One caller turn as measured at the client.
@@ -181,7 +233,8 @@ fn prepare(turn: usize, caller_turn: &CallerTurn, plan: &CallPlan) -> Result<Pre
             })?;
             let samples: Vec<Vec<f32>> = frames::frames(&narrow.samples, plan.sample_rate).collect();
             let rms = |f: &[f32]| (f.iter().map(|s| s * s).sum::<f32>() / f.len().max(1) as f32).sqrt();
-            let last_voiced = samples.iter().rposition(|f| rms(f) > VOICED_RMS).unwrap_or(samples.len().saturating_sub(1));
+            let last_voiced =
+                samples.iter().rposition(|f| rms(f) > VOICED_RMS).unwrap_or(samples.len().saturating_sub(1));
             Ok(Prepared::Speech {
                 source: source.clone(),
                 frames: samples.iter().map(|f| plan.encoding.encode(f)).collect(),
@@ -233,8 +286,12 @@ pub async fn place_call(
     if plan.turns.is_empty() {
         return Err(ClientError::NoTurns);
     }
-    let prepared =
-        plan.turns.iter().enumerate().map(|(i, t)| prepare(i + 1, t, &plan)).collect::<Result<Vec<_>, _>>()?;
+    let prepared = plan
+        .turns
+        .iter()
+        .enumerate()
+        .map(|(i, t)| prepare(i + 1, t, &plan))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut client = pb::phone_line_client::PhoneLineClient::connect(endpoint.to_string())
         .await
         .map_err(|error| ClientError::Connect { endpoint: endpoint.to_string(), reason: error_chain(&error) })?

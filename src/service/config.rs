@@ -163,12 +163,10 @@ mod tests {
         std::fs::write(&file, format!("line = {:?}\nworkers = 0\n", line.display().to_string())).unwrap();
         let err = ServeConfig::resolve(Some(&file), ServeOverrides::default()).unwrap_err().to_string();
         assert!(err.contains("helpline.toml, key workers"), "{err}");
-        let err = ServeConfig::resolve(
-            None,
-            ServeOverrides { line: Some(dir.join("no-such-line")), ..Default::default() },
-        )
-        .unwrap_err()
-        .to_string();
+        let err =
+            ServeConfig::resolve(None, ServeOverrides { line: Some(dir.join("no-such-line")), ..Default::default() })
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("no-such-line") && err.contains("--line"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }

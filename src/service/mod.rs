@@ -65,3 +65,6 @@ pub enum ServiceError {
     #[error("the server stopped unexpectedly: {0}")]
     Stopped(String),
 }
+
+#[cfg(test)]
+mod tests;

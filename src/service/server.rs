@@ -25,8 +25,7 @@ use crate::nlu::encoder::SentenceEncoder;
 use crate::store::Store;
 
 /// The gRPC services this server reports in `grpc.health.v1.Health`.
-pub const SERVICE_NAMES: [&str; 2] =
-    [pb::phone_line_server::SERVICE_NAME, pb::agent_queue_server::SERVICE_NAME];
+pub const SERVICE_NAMES: [&str; 2] = [pb::phone_line_server::SERVICE_NAME, pb::agent_queue_server::SERVICE_NAME];
 
 /// How long a stopping server lets calls in progress reach `CallEnded` before it stops regardless:
 /// a call only has to finish the sentence it is synthesising, well under a second on this hardware.

@@ -346,3 +346,102 @@ pub fn nlu(models: &ModelDir, data: &Path, out: &Path) -> Result<()> {
     println!("wrote the nlu section of {}", out.display());
     Ok(())
 }
+
+/// Dialogue turn latency: caller text in → reply text out, understanding, flow, actions and the
+/// SQLite writes all included. Replays the caller turns of the scripted conversations `runs` times.
+pub fn dialogue(models: &ModelDir, line_dir: &Path, conversations: &Path, runs: usize, out: &Path) -> Result<()> {
+    use crate::dialogue::script::Script;
+    use crate::dialogue::{CallerInput, Channel, Engine, Line, SessionStart};
+    use crate::nlu::encoder::SentenceEncoder;
+
+    let (machine, commit) = provenance();
+    let encoder = Arc::new(SentenceEncoder::load(models)?);
+    let line = Arc::new(Line::load(line_dir, encoder, models)?);
+    let mut scripts = Vec::new();
+    for entry in std::fs::read_dir(conversations).with_context(|| format!("reading {}", conversations.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "yml") {
+            let script = Script::load(&path)?;
+            // Webhook conversations measure the test server, not the engine.
+            if script.webhooks.is_empty() {
+                scripts.push(script);
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("helpline-bench-dialogue-{}", std::process::id()));
+    let store = crate::store::SqliteStore::open(&dir.join("helpline.db"))?;
+    if let Some(customers) = &line.customers {
+        crate::store::seed(&store, customers)?;
+    }
+    let engine = Engine::new(line.clone(), Arc::new(store));
+    // Understanding alone, to show its share of a turn.
+    let mut turn_ms = Vec::new();
+    let mut parse_ms = Vec::new();
+    for run in 0..=runs.max(1) {
+        for script in &scripts {
+            let sessions: Vec<(Option<String>, &Vec<crate::dialogue::script::ScriptTurn>)> = if script.sessions.is_empty() {
+                vec![(script.caller.clone(), &script.turns)]
+            } else {
+                script.sessions.iter().map(|s| (s.caller.clone(), &s.turns)).collect()
+            };
+            for (caller, turns) in sessions {
+                let start = SessionStart { session_id: None, channel: Channel::Text, caller, called: None, metadata: Default::default() };
+                let (mut session, _) = engine.start(start)?;
+                for turn in turns {
+                    let input = match (&turn.caller, &turn.keys) {
+                        (Some(text), _) => CallerInput::Utterance { text: text.clone(), asr_confidence: turn.asr_confidence },
+                        (None, Some(keys)) => CallerInput::Digits(keys.clone()),
+                        (None, None) if turn.silence => CallerInput::NoInput,
+                        _ => continue,
+                    };
+                    if session.is_finished() {
+                        break;
+                    }
+                    let text = if let CallerInput::Utterance { text, .. } = &input { Some(text.clone()) } else { None };
+                    let started = Instant::now();
+                    engine.turn(&mut session, input)?;
+                    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+                    if run > 0 {
+                        // Run 0 warms caches (the first encoder call allocates).
+                        turn_ms.push(elapsed);
+                        if let Some(text) = text {
+                            let started = Instant::now();
+                            line.understanding.parse(&text)?;
+                            parse_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+                        }
+                    }
+                }
+                if !session.is_finished() {
+                    engine.hang_up(&mut session)?;
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let percentile = |values: &[f64], p: f64| {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(f64::NAN)
+    };
+    let body = format!(
+        "## Dialogue turns (`helpline bench dialogue`)\n\n\
+         Machine: {machine}; commit {commit}. Caller text in → reply text out through `Engine::turn`: \
+         understanding (MiniLM + classifier + entities + sentiment), flow steps, built-in actions and every \
+         SQLite write (transcript lines, session state), over the caller turns of the {} scripted conversations \
+         without webhooks in `tests/conversations/`, {runs} runs after a warm-up, one thread.\n\n\
+         | measure | turns | p50 | p95 | max | target |\n|---|---|---|---|---|---|\n\
+         | turn latency (ms) | {} | {:.1} | {:.1} | {:.1} | p50/p95 ≤ 20 |\n\
+         | of which understanding alone (ms) | {} | {:.1} | {:.1} | {:.1} | |\n",
+        scripts.len(),
+        turn_ms.len(),
+        percentile(&turn_ms, 0.5),
+        percentile(&turn_ms, 0.95),
+        max(&turn_ms),
+        parse_ms.len(),
+        percentile(&parse_ms, 0.5),
+        percentile(&parse_ms, 0.95),
+        max(&parse_ms),
+    );
+    print!("{body}");
+    write_section(out, "dialogue", &body)
+}

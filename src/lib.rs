@@ -16,6 +16,15 @@
 //!   and converting Whisper from CTranslate2 to whisper.cpp's ggml format.
 //! - [`eval`]: word error rate with the normalisation that makes it fair (case, punctuation, numerals).
 //! - [`nlu`]: understanding callers: intents with calibrated confidence, out-of-scope, entities, sentiment.
+//! - [`dialogue`]: deciding what to say next. A line (files a business writes: flows of steps, messages,
+//!   hand-off policy, actions, FAQ) is loaded and checked once; the [`dialogue::Engine`] runs one session
+//!   per conversation on text turns, fills slots, runs actions (built in, or HTTP webhooks), answers FAQ
+//!   questions mid-flow and resumes, personalises by who is calling. Knows nothing of audio or gRPC.
+//! - [`handoff`]: why a conversation goes to a person (reason codes) and the packet an agent reads.
+//! - [`store`]: what Helpline remembers (customers, sessions, transcripts, calls, the agents' queue)
+//!   behind one trait; SQLite with migrations is the embedded default.
+//! - [`call`]: one phone call top to bottom: endpointing, recognition, dialogue, synthesis, barge-in,
+//!   DTMF, no dead air; the [`call::Switchboard`] shares models and workers across calls.
 //! - [`service`]: the gRPC wire. `proto/helpline.proto` is the contract: one bidirectional stream per
 //!   phone call (`PhoneLine.Converse`: set-up, then audio, DTMF and text in; transcripts, understanding,
 //!   replies as text and audio, hand-off and a timing record out) and the agents' queue (`AgentQueue`).

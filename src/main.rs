@@ -47,6 +47,10 @@ enum Command {
         #[command(subcommand)]
         suite: BenchSuite,
     },
+    /// Talk to a line in the terminal (its text channel); reads one caller turn per line from a pipe.
+    Chat(cli::chat::ChatArgs),
+    /// Replay scripted conversations against a line and report where they differ.
+    Test(cli::chat::TestArgs),
     /// The demo: transcribe a committed caller recording and speak a reply to it.
     Demo {
         /// Where to write the spoken reply.
@@ -62,6 +66,15 @@ enum BenchSuite {
         /// The shared evaluation data folder (Banking77, CLINC150).
         #[arg(long, default_value = "../shared/data/nlu")]
         data: PathBuf,
+    },
+    /// Dialogue turn latency (text in → reply text out), replaying the scripted conversations.
+    Dialogue {
+        #[arg(long, default_value = "lines/acme-bank")]
+        line: PathBuf,
+        #[arg(long, default_value = "tests/conversations")]
+        conversations: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// Concurrent calls over real gRPC: turn latency at the client, server-side shares, memory.
     Calls {
@@ -106,6 +119,9 @@ fn run(cli: Cli) -> Result<()> {
                 Command::Bench { suite: BenchSuite::Nlu { data } } => {
                     helpline::bench::nlu(&models, &data, Path::new("BENCHMARKS.md"))
                 }
+                Command::Bench { suite: BenchSuite::Dialogue { line, conversations, runs } } => {
+                    helpline::bench::dialogue(&models, &line, &conversations, runs, Path::new("BENCHMARKS.md"))
+                }
                 Command::Serve(args) => cli::serve::run(&models, args),
                 Command::Call(args) => cli::call::run(&models, args),
                 Command::Bench { suite: BenchSuite::Calls { concurrency } } => {
@@ -113,6 +129,8 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 Command::Demo { output } => cli::speech::demo(&models, &output),
                 Command::Nlu { command } => cli::nlu::run(&models, command),
+                Command::Chat(args) => cli::chat::chat(&models, &args),
+                Command::Test(args) => cli::chat::test(&models, &args),
                 Command::Models { .. } => unreachable!("handled above"),
             }
         }

@@ -20,7 +20,7 @@ fn understanding() -> &'static Understanding {
     MODEL.get_or_init(|| {
         let models = ModelDir::locate(None).expect("models (run scripts/setup.sh)");
         let encoder = Arc::new(SentenceEncoder::load(&models).expect("sentence encoder"));
-        let (training, _) = TrainingData::load(&repo("tests/data/nlu/acme.yml")).expect("acme.yml");
+        let (training, _) = TrainingData::load(&repo("lines/acme-bank/nlu.yml")).expect("acme.yml");
         let classifier =
             nlu::train(&encoder, &training, None, &TrainConfig::default(), &mut |_, _, _| {}).expect("train");
         let dir = std::env::temp_dir().join(format!("helpline-nlu-test-{}", std::process::id()));
@@ -117,7 +117,7 @@ fn helpline(args: &[&str]) -> std::process::Output {
 fn the_nlu_commands_train_parse_and_evaluate_from_files() {
     let dir = std::env::temp_dir().join(format!("helpline-nlu-cli-{}", std::process::id()));
     let model = dir.join("model");
-    let data = repo("tests/data/nlu/acme.yml");
+    let data = repo("lines/acme-bank/nlu.yml");
     let out = helpline(&["nlu", "train", "--data", data.to_str().unwrap(), "--out", model.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 

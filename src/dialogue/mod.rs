@@ -118,8 +118,16 @@ pub struct DigitSpec {
     pub max: usize,
 }
 
+mod actions;
+mod collect;
+pub mod condition;
 mod engine;
+pub mod faq;
+pub mod flow;
 pub mod line;
+pub mod script;
+pub mod template;
+pub mod webhook;
 
 pub use engine::{DialogueError, Engine, Session};
 pub use line::{Line, LineError};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::{Customer, QueueEntry};
 
 /// Why a conversation went to a human.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The caller asked for a person.
@@ -98,4 +98,65 @@ pub struct HandoffPacket {
 pub struct HandoffTicket {
     pub packet: HandoffPacket,
     pub entry: QueueEntry,
+}
+
+/// Five seconds of reading for the agent: who is calling, what they want, what they said so far, why
+/// they are here, and their mood. Built from the session, never from free text, so it cannot mislead.
+pub fn summary(
+    customer: Option<&Customer>,
+    caller: Option<&str>,
+    wants: Option<&str>,
+    slots: &std::collections::BTreeMap<String, String>,
+    reasons: &[Reason],
+    sentiments: &[f32],
+) -> String {
+    let who = match (customer, caller) {
+        (Some(c), Some(number)) => format!("{} (known caller, {number})", c.name),
+        (Some(c), None) => format!("{} (known customer)", c.name),
+        (None, Some(number)) => format!("Unknown caller {number}"),
+        (None, None) => "Unknown caller".to_string(),
+    };
+    let mut parts = vec![who];
+    parts.push(match wants {
+        Some(what) => format!("wants: {}", what.trim_start_matches("your ")),
+        None => "wants: not yet known".to_string(),
+    });
+    if !slots.is_empty() {
+        parts.push(slots.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", "));
+    }
+    let why: Vec<&str> = reasons.iter().map(|r| reason_text(*r)).collect();
+    parts.push(format!("why a person: {}", why.join("; ")));
+    if let Some(last) = sentiments.last() {
+        let mood = match *last {
+            s if s <= -0.5 => "upset",
+            s if s < -0.1 => "unhappy",
+            s if s > 0.3 => "positive",
+            _ => "calm",
+        };
+        let falling = sentiments.len() >= 2 && sentiments[sentiments.len() - 2] - last >= 0.3;
+        parts.push(format!("mood: {mood} ({last:+.2}{})", if falling { ", falling" } else { "" }));
+    }
+    if let Some(contact) = customer.and_then(|c| c.last_contact.as_ref()) {
+        parts.push(format!(
+            "last contact {}: {}",
+            contact.at.format("%b %-d"),
+            contact.topic.as_deref().unwrap_or("general").replace('_', " ")
+        ));
+    }
+    parts.join(" · ")
+}
+
+fn reason_text(reason: Reason) -> &'static str {
+    match reason {
+        Reason::ExplicitRequest => "asked for a person",
+        Reason::LowAsrConfidence => "hard to hear",
+        Reason::LowIntentConfidence => "request unclear",
+        Reason::OutOfScope => "asked for things this line does not do",
+        Reason::NoMatch => "answers did not fit the questions",
+        Reason::NoInput => "went silent",
+        Reason::NegativeSentiment => "upset",
+        Reason::ActionFailed => "a bank system failed",
+        Reason::FlowHandoff => "needs a specialist",
+        Reason::SystemError => "an assistant failure",
+    }
 }

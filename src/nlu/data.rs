@@ -594,7 +594,7 @@ fn check_name(name: &str, kind: &'static str, allow_oos: bool, location: &Source
 
 /// serde-saphyr's message, reworded for the person editing the file rather than a programmer, and
 /// without its own location suffix (we print `file:line` in front).
-fn yaml_message(error: &serde_saphyr::Error) -> String {
+pub(crate) fn yaml_message(error: &serde_saphyr::Error) -> String {
     let message = error.without_snippet().to_string();
     let message = match message.rfind(" at line ") {
         Some(cut) => &message[..cut],
@@ -640,7 +640,7 @@ struct YamlEntity {
 }
 
 /// A YAML mapping kept in file order with each key's line (a `HashMap` or `BTreeMap` loses both).
-struct Entries<V>(Vec<(Spanned<String>, V)>);
+pub(crate) struct Entries<V>(pub(crate) Vec<(Spanned<String>, V)>);
 
 impl<V> Default for Entries<V> {
     fn default() -> Self {
@@ -692,7 +692,7 @@ mod tests {
     }
 
     fn acme_path() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nlu/acme.yml")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("lines/acme-bank/nlu.yml")
     }
 
     #[test]

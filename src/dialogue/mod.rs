@@ -119,7 +119,9 @@ pub struct DigitSpec {
 }
 
 mod engine;
+pub mod faq;
 pub mod line;
+pub mod webhook;
 
 pub use engine::{DialogueError, Engine, Session};
 pub use line::{Line, LineError};

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use helpline::dialogue::faq::{self, FaqAnswer, KnowledgeBase};
 use helpline::models::ModelDir;
@@ -300,9 +301,23 @@ fn the_acme_knowledge_base_has_its_entries_and_paragraphs() {
 #[test]
 #[ignore = "a measurement, not a check: run with --ignored --nocapture"]
 fn threshold_sweep() {
+    let started = Instant::now();
+    let encoder = Arc::new(SentenceEncoder::load(&ModelDir::locate(None).expect("models")).expect("encoder"));
+    let encoder_loaded = started.elapsed();
+    let started = Instant::now();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lines/acme-bank/faq.yml");
+    let kb = KnowledgeBase::load(&path, encoder).expect("faq.yml");
+    let loaded = started.elapsed();
     let (expected, to_refuse) = all_questions();
     let questions: Vec<&str> = expected.iter().map(|(q, _)| *q).collect();
+    let started = Instant::now();
     let (paraphrases, refusals) = (candidates(&questions), candidates(&to_refuse));
+    let per_question = started.elapsed() / (questions.len() + to_refuse.len()) as u32;
+    println!(
+        "encoder loaded in {encoder_loaded:.2?}; knowledge base ({} answers) read and encoded in {loaded:.2?}; \
+         {per_question:.2?} per question",
+        kb.len()
+    );
     let first = (PARAPHRASES.len(), REFUSALS.len());
     println!("{} paraphrases, {} to refuse (first set {} and {})", expected.len(), to_refuse.len(), first.0, first.1);
     println!("threshold  right  wrong  refused | first set: right refused | second set: right refused");

@@ -61,6 +61,23 @@ fn a_put_sends_the_payload_as_its_body() {
 }
 
 #[test]
+fn a_configured_content_type_replaces_the_json_default() {
+    let server = spawn_test_server(|_, _| Reply::json(200, json!({})));
+    let mut config = config(server.url("/hook"));
+    config.headers.insert("content-type".into(), "application/vnd.acme+json".into());
+    Webhook::new("custom_type", config).expect("valid config").call(&json!({})).expect("call");
+    let request = &server.requests()[0];
+    let types: Vec<&str> = request
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(types, ["application/vnd.acme+json"]);
+    assert_eq!(request.header("accept"), Some("application/json"));
+}
+
+#[test]
 fn an_empty_answer_reads_as_an_empty_object() {
     let server = spawn_test_server(|_, _| Reply::text(204, ""));
     let hook = Webhook::new("log_callback", config(server.url("/log"))).expect("valid config");

@@ -5,7 +5,7 @@
 //!
 //! ```yaml
 //! version: 1             # optional; 1 is the only version so far
-//! threshold: 0.62        # optional; below it the knowledge base does not guess
+//! threshold: 0.65        # optional (default: DEFAULT_THRESHOLD); below it, no guessing
 //! entries:
 //!   - id: branch_hours
 //!     questions: [what time do you open, are you open on saturday]   # two or more
@@ -109,7 +109,7 @@ pub struct FaqAnswer {
     /// The written question (or passage sentence) nearest the caller's.
     pub matched: String,
     /// How well the answer fits: cosine similarities blended with word overlap (see the module
-    /// documentation); about 1.1 for a question the file lists word for word, and compared with
+    /// documentation); above 1 for a question the file lists word for word, and compared with
     /// the threshold.
     pub score: f32,
 }

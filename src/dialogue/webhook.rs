@@ -299,7 +299,7 @@ impl Webhook {
                     Method::Put => self.agent.put(&self.config.url),
                     _ => self.agent.post(&self.config.url),
                 };
-                let request = self.with_headers(request.header("Content-Type", "application/json"), idempotency_key);
+                let request = self.with_headers(request, idempotency_key);
                 request.config().timeout_global(Some(limit)).build().send(payload.to_string())
             }
         };
@@ -346,12 +346,17 @@ impl Webhook {
         }
     }
 
-    /// The configured headers, the call's idempotency key, and JSON as what is accepted unless the
-    /// line says otherwise.
+    /// The configured headers, the call's idempotency key, and JSON as the content type and what is
+    /// accepted unless the line says otherwise (a header is added, not replaced, so a default the
+    /// line also sets would be sent twice).
     fn with_headers<B>(&self, request: ureq::RequestBuilder<B>, idempotency_key: &str) -> ureq::RequestBuilder<B> {
+        let configured = |name: &str| self.config.headers.keys().any(|k| k.eq_ignore_ascii_case(name));
         let mut request = request.header("Idempotency-Key", idempotency_key);
-        if !self.config.headers.keys().any(|k| k.eq_ignore_ascii_case("accept")) {
+        if !configured("accept") {
             request = request.header("Accept", "application/json");
+        }
+        if self.config.method != Method::Get && !configured("content-type") {
+            request = request.header("Content-Type", "application/json");
         }
         for (name, value) in &self.config.headers {
             request = request.header(name, value);

@@ -738,4 +738,10 @@ mod tests {
         assert_eq!(paragraphs("a\nb\n\n\n  c  \n\n"), [(0, "a b".to_string()), (4, "c".to_string())]);
         assert!(paragraphs("\n \n").is_empty());
     }
+
+    #[test]
+    fn a_knowledge_base_can_be_shared_between_call_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<KnowledgeBase>();
+    }
 }

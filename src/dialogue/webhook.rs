@@ -587,4 +587,10 @@ mod tests {
         assert!(!Failure::InvalidJson { reason: String::new(), body: String::new() }.may_pass());
         assert!(!Failure::NotAnObject { found: "array" }.may_pass());
     }
+
+    #[test]
+    fn a_webhook_can_be_shared_between_call_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Webhook>();
+    }
 }

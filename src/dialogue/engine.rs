@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use super::actions;
 use super::collect::{self, Fill};
 use super::flow::{Flow, HandoffTarget, OnError, Step, StepKind};
-use super::line::{Line, GLOBAL_INTENTS};
+use super::line::{Line, FAQ_INTENT, GLOBAL_INTENTS};
 use super::template::display;
 use super::{CallerInput, Channel, DigitSpec, Event, Expectation, Outcome, Reply, SessionStart};
 use crate::handoff::{HandoffPacket, HandoffTicket, PacketTurn, RankedIntent, Reason};
@@ -578,7 +578,8 @@ impl Engine {
                 return self.start_flow(session, turn, &flow.clone(), Some(parse), false).map(|()| true);
             }
         }
-        if confident.is_none() || parse.out_of_scope {
+        let asks_faq = confident.is_some_and(|i| i.intent == FAQ_INTENT);
+        if asks_faq || confident.is_none() || parse.out_of_scope {
             if let Some(answer) = self.faq_answer(&parse.text) {
                 self.say(session, turn, answer, true)?;
                 let resume = self.line.messages.resume.render(&json!({"flow": current.description}));
@@ -626,6 +627,15 @@ impl Engine {
             return self.say_prompt(session, turn, text, true);
         }
         session.state.counters.low_intent = 0;
+        if intent.intent == FAQ_INTENT {
+            return match self.faq_answer(&parse.text) {
+                Some(answer) => self.answered(session, turn, answer),
+                None => {
+                    let text = self.line.messages.rephrase.render(&self.scope(session));
+                    self.say_prompt(session, turn, text, true)
+                }
+            };
+        }
         if let Some(flow) = self.line.flow_for_intent.get(&intent.intent).cloned() {
             return self.start_flow(session, turn, &flow, Some(parse), false);
         }

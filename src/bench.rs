@@ -4,6 +4,8 @@
 //! table records the machine and the commit it was measured on. Each suite owns one section of the
 //! file, between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`, and rewrites only that section.
 
+pub mod calls;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;

@@ -25,6 +25,12 @@
 //!   behind one trait; SQLite with migrations is the embedded default.
 //! - [`call`]: one phone call top to bottom: endpointing, recognition, dialogue, synthesis, barge-in,
 //!   DTMF, no dead air; the [`call::Switchboard`] shares models and workers across calls.
+//! - [`service`]: the gRPC wire. `proto/helpline.proto` is the contract: one bidirectional stream per
+//!   phone call (`PhoneLine.Converse`: set-up, then audio, DTMF and text in; transcripts, understanding,
+//!   replies as text and audio, hand-off and a timing record out) and the agents' queue (`AgentQueue`).
+//!   The service checks every platform message, maps it to the call's inputs and outputs, and holds no
+//!   dialogue or speech logic; health and reflection are on, so standard gRPC tools work. Its client
+//!   places calls from recordings for `helpline call`, the tests and the benchmarks.
 //! - [`bench`]: the benchmarks that write `BENCHMARKS.md`; a benchmark is a feature, run from the CLI.
 //!
 //! The binary (`src/main.rs` and `src/cli/`) is the only place that knows about the command line.
@@ -38,6 +44,7 @@ pub mod eval;
 pub mod handoff;
 pub mod models;
 pub mod nlu;
+pub mod service;
 pub mod store;
 pub mod tts;
 pub mod vad;

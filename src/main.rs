@@ -38,6 +38,10 @@ enum Command {
         #[command(subcommand)]
         command: cli::nlu::NluCommand,
     },
+    /// Serve phone calls over gRPC (PhoneLine.Converse) and the agents' queue (AgentQueue).
+    Serve(cli::serve::ServeArgs),
+    /// Place a call from recorded caller turns, like a phone line, and print the conversation.
+    Call(cli::call::CallArgs),
     /// Run a benchmark and write its rows into BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
@@ -49,6 +53,11 @@ enum Command {
     Test(cli::chat::TestArgs),
     /// Talk to a line by voice through the microphone and speaker (built with `--features talk`).
     Talk(cli::talk::TalkArgs),
+    /// The agents' side of hand-offs: list, claim and complete the calls waiting for a person.
+    Queue {
+        #[command(subcommand)]
+        command: cli::queue::QueueCommand,
+    },
     /// The demo: transcribe a committed caller recording and speak a reply to it.
     Demo {
         /// Where to write the spoken reply.
@@ -73,6 +82,12 @@ enum BenchSuite {
         conversations: PathBuf,
         #[arg(long, default_value_t = 5)]
         runs: usize,
+    },
+    /// Concurrent calls over real gRPC: turn latency at the client, server-side shares, memory.
+    Calls {
+        /// Concurrent calls to measure, e.g. 1,2,4,8 (or the flag repeated).
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4, 8])]
+        concurrency: Vec<usize>,
     },
     /// Recognition and synthesis speed, accuracy and memory.
     Speech {
@@ -100,6 +115,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Models { action } => cli::models::run(cli.models.as_deref(), action),
+        Command::Queue { command } => cli::queue::run(command),
         command => {
             let models = ModelDir::locate(cli.models.as_deref())?;
             match command {
@@ -114,12 +130,17 @@ fn run(cli: Cli) -> Result<()> {
                 Command::Bench { suite: BenchSuite::Dialogue { line, conversations, runs } } => {
                     helpline::bench::dialogue(&models, &line, &conversations, runs, Path::new("BENCHMARKS.md"))
                 }
+                Command::Serve(args) => cli::serve::run(&models, args),
+                Command::Call(args) => cli::call::run(&models, args),
+                Command::Bench { suite: BenchSuite::Calls { concurrency } } => {
+                    helpline::bench::calls::calls(&models, &concurrency, Path::new("BENCHMARKS.md"))
+                }
                 Command::Demo { output } => cli::speech::demo(&models, &output),
                 Command::Nlu { command } => cli::nlu::run(&models, command),
                 Command::Chat(args) => cli::chat::chat(&models, &args),
                 Command::Test(args) => cli::chat::test(&models, &args),
                 Command::Talk(args) => cli::talk::talk(&models, &args),
-                Command::Models { .. } => unreachable!("handled above"),
+                Command::Models { .. } | Command::Queue { .. } => unreachable!("handled above"),
             }
         }
     }

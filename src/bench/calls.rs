@@ -1,0 +1,213 @@
+//! `helpline bench calls`: concurrent phone calls over real gRPC, measured where a caller would: the
+//! pause between the end of their words and the first sound of the reply.
+//!
+//! One server runs in this process on a free local port; N clients place calls at once in real time
+//! (REALTIME pacing, replies "played" in real time), each speaking the committed caller turns. Start
+//! times are staggered so turns do not line up artificially, as they would not on a real line.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use super::{median, provenance, write_section};
+use crate::audio;
+use crate::models::ModelDir;
+use crate::service::wire::Pacing;
+use crate::service::{self, CallPlan, CallReport, CallerTurn, ServeConfig, ServeOverrides};
+
+/// The caller turns of every benchmark call: a stolen card, its last four digits, a confirmation.
+pub const CALLER_TURNS: [&str; 3] = [
+    "audio-samples/caller-stolen-card-8k.wav",
+    "audio-samples/caller-last-four-8k.wav",
+    "audio-samples/caller-yes-8k.wav",
+];
+
+/// Gap between the starts of concurrent calls: calls arrive at random moments on a real line.
+const STAGGER: Duration = Duration::from_millis(700);
+
+/// Resident memory of this process now, in MiB (Linux `VmRSS`).
+pub fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// The nearest-rank percentile `p` (0..100) of `values`.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+fn caller_turns() -> Result<Vec<CallerTurn>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    CALLER_TURNS
+        .iter()
+        .map(|file| {
+            let path = root.join(file);
+            let audio = audio::wav::read(&path)
+                .with_context(|| format!("run scripts/make-caller-samples.sh to make {file}"))?;
+            Ok(CallerTurn::Speech { source: file.rsplit('/').next().unwrap_or(file).to_string(), audio })
+        })
+        .collect()
+}
+
+/// One concurrency level's results.
+struct Level {
+    calls: usize,
+    latencies: Vec<f64>,
+    unanswered: usize,
+    recognition: Vec<f64>,
+    understanding: Vec<f64>,
+    synthesis: Vec<f64>,
+    peak_rss: f64,
+    elapsed_s: f64,
+}
+
+async fn level(endpoint: &str, calls: usize, turns: &[CallerTurn]) -> Result<Level> {
+    let started = std::time::Instant::now();
+    let peak = Arc::new(std::sync::Mutex::new(rss_mib()));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                let now = rss_mib();
+                if let Ok(mut peak) = peak.lock() {
+                    *peak = peak.max(now);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let mut tasks = Vec::new();
+    for i in 0..calls {
+        let plan = CallPlan {
+            pacing: Pacing::Realtime,
+            caller: Some("+15551230000".into()),
+            ..CallPlan::new(format!("bench-{calls}-{i}"), turns.to_vec())
+        };
+        let endpoint = endpoint.to_string();
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(STAGGER * i as u32).await;
+            service::place_call(&endpoint, plan, |_| {}).await
+        }));
+    }
+    let mut reports: Vec<CallReport> = Vec::new();
+    for task in tasks {
+        reports.push(task.await.context("a benchmark call panicked")??);
+    }
+    sampler.abort();
+    let mut result = Level {
+        calls,
+        latencies: Vec::new(),
+        unanswered: 0,
+        recognition: Vec::new(),
+        understanding: Vec::new(),
+        synthesis: Vec::new(),
+        peak_rss: peak.lock().map(|p| *p).unwrap_or(f64::NAN),
+        elapsed_s: started.elapsed().as_secs_f64(),
+    };
+    for report in &reports {
+        if report.end.is_none() {
+            bail!("call {} ended without CallEnded", report.call_id);
+        }
+        for turn in &report.turns {
+            match turn.latency_ms {
+                Some(ms) => result.latencies.push(ms),
+                None => result.unanswered += 1,
+            }
+        }
+        for timing in &report.server_timings {
+            result.recognition.push(timing.recognition_ms);
+            result.understanding.push(timing.understanding_ms);
+            result.synthesis.push(timing.first_synthesis_ms);
+        }
+    }
+    Ok(result)
+}
+
+/// Measure each level of `concurrency` and write the `calls` section of `out`.
+pub fn calls(models: &ModelDir, concurrency: &[usize], out: &Path) -> Result<()> {
+    if concurrency.is_empty() || concurrency.contains(&0) {
+        bail!("--concurrency needs numbers of calls of at least 1, e.g. --concurrency 1,2,4,8");
+    }
+    let (machine, commit) = provenance();
+    let most = concurrency.iter().copied().max().unwrap_or(1);
+    let config = ServeConfig::resolve(None, ServeOverrides { max_calls: Some(most), ..Default::default() })?;
+    let turns = caller_turns()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let before_load = rss_mib();
+    let assistant = service::Assistant::load(&config, models)?;
+    let idle = rss_mib();
+    eprintln!("loaded line {} ({:.0} MiB resident, {:.0} MiB before loading)", assistant.line, idle, before_load);
+    let mut rows = Vec::new();
+    runtime.block_on(async {
+        let listener = service::bind("127.0.0.1:0".parse()?).await?;
+        let server = service::start(listener, assistant.switchboard, assistant.store, most).await?;
+        // One call first, unmeasured: the first recognition and synthesis pay for lazy set-up.
+        level(&server.endpoint(), 1, &turns[..1]).await?;
+        for &calls in concurrency {
+            let result = level(&server.endpoint(), calls, &turns).await?;
+            let ms = |v: f64| if v.is_nan() { "—".to_string() } else { format!("{v:.0} ms") };
+            let row = format!(
+                "| {} | {}{} | {} | {} | {} / {} / {} | {:.0} MiB | {:.0} MiB | {:.0} s |",
+                result.calls,
+                result.latencies.len(),
+                if result.unanswered > 0 { format!(" ({} unanswered)", result.unanswered) } else { String::new() },
+                ms(percentile(&result.latencies, 50.0)),
+                ms(percentile(&result.latencies, 95.0)),
+                ms(median(&result.recognition)),
+                ms(median(&result.understanding)),
+                ms(median(&result.synthesis)),
+                result.peak_rss,
+                (result.peak_rss - idle) / result.calls as f64,
+                result.elapsed_s,
+            );
+            eprintln!("{row}");
+            rows.push(row);
+        }
+        server.shutdown().await?;
+        anyhow::Ok(())
+    })?;
+    let body = format!(
+        "## Calls (`helpline bench calls --concurrency {}`)\n\nMachine: {machine}. Commit: {commit}. One \
+         in-process server, N clients over real gRPC on loopback, REALTIME pacing (20 ms mu-law frames at 8 kHz, \
+         replies played in real time), {} caller turns a call, call starts {} ms apart. Turn latency is \
+         measured at the client: last voiced caller frame sent → first reply audio received. Server shares are \
+         medians of the `CallEnded` timing records. Resident memory: {idle:.0} MiB idle with everything loaded; \
+         per call = (peak − idle) / N.\n\nGoals: p50 ≤ 900 ms and p95 ≤ 1.5 s at 1 call; p95 ≤ 2 s at 4 calls.\n\n\
+         | calls at once | turns measured | latency p50 | latency p95 | recognition / understanding / first synthesis (server, median) | peak RSS | RSS per call | wall time |\n\
+         |---|---|---|---|---|---|---|---|\n{}",
+        concurrency.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),
+        CALLER_TURNS.len(),
+        STAGGER.as_millis(),
+        rows.join("\n")
+    );
+    write_section(out, "calls", &body)?;
+    println!("wrote the calls section of {}", out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(percentile(&values, 50.0), 10.0);
+        assert_eq!(percentile(&values, 95.0), 19.0);
+        assert_eq!(percentile(&values, 100.0), 20.0);
+        assert_eq!(percentile(&[7.0], 95.0), 7.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
+}

@@ -128,6 +128,9 @@ impl Store for MemoryQueue {
     fn set_address(&self, _: &str, _: &str) -> StoreResult<()> {
         not_here()
     }
+    fn upsert_ticket(&self, _: &crate::store::Ticket) -> StoreResult<()> {
+        not_here()
+    }
     fn recent_transactions(&self, _: &str, _: usize) -> StoreResult<Vec<Transaction>> {
         not_here()
     }

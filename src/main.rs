@@ -51,6 +51,8 @@ enum Command {
     Chat(cli::chat::ChatArgs),
     /// Replay scripted conversations against a line and report where they differ.
     Test(cli::chat::TestArgs),
+    /// Talk to a line by voice through the microphone and speaker (built with `--features talk`).
+    Talk(cli::talk::TalkArgs),
     /// The agents' side of hand-offs: list, claim and complete the calls waiting for a person.
     Queue {
         #[command(subcommand)]
@@ -137,6 +139,7 @@ fn run(cli: Cli) -> Result<()> {
                 Command::Nlu { command } => cli::nlu::run(&models, command),
                 Command::Chat(args) => cli::chat::chat(&models, &args),
                 Command::Test(args) => cli::chat::test(&models, &args),
+                Command::Talk(args) => cli::talk::talk(&models, &args),
                 Command::Models { .. } | Command::Queue { .. } => unreachable!("handled above"),
             }
         }

@@ -105,12 +105,8 @@ pub fn kind_name(message: &pb::caller_message::Message) -> &'static str {
     }
 }
 
-/// How fast a call's audio may arrive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pacing {
-    Realtime,
-    Fast,
-}
+/// How fast a call's audio may arrive (the call's own `Pacing`, which `CallSetup` carries).
+pub use crate::call::Pacing;
 
 /// A checked set-up: the call's and the wire's own settings.
 #[derive(Debug, Clone)]
@@ -174,6 +170,7 @@ pub fn opening(setup: pb::CallSetup, make_call_id: impl FnOnce() -> String) -> R
             sample_rate,
             channel,
             metadata: setup.metadata.into_iter().collect::<BTreeMap<_, _>>(),
+            pacing,
         },
         pacing,
     })
@@ -437,6 +434,7 @@ mod tests {
             sample_rate: rate,
             channel: Channel::Voice,
             metadata: BTreeMap::new(),
+            pacing: Pacing::Realtime,
         }
     }
 

@@ -51,6 +51,11 @@ enum Command {
     Chat(cli::chat::ChatArgs),
     /// Replay scripted conversations against a line and report where they differ.
     Test(cli::chat::TestArgs),
+    /// The agents' side of hand-offs: list, claim and complete the calls waiting for a person.
+    Queue {
+        #[command(subcommand)]
+        command: cli::queue::QueueCommand,
+    },
     /// The demo: transcribe a committed caller recording and speak a reply to it.
     Demo {
         /// Where to write the spoken reply.
@@ -108,6 +113,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Models { action } => cli::models::run(cli.models.as_deref(), action),
+        Command::Queue { command } => cli::queue::run(command),
         command => {
             let models = ModelDir::locate(cli.models.as_deref())?;
             match command {
@@ -131,7 +137,7 @@ fn run(cli: Cli) -> Result<()> {
                 Command::Nlu { command } => cli::nlu::run(&models, command),
                 Command::Chat(args) => cli::chat::chat(&models, &args),
                 Command::Test(args) => cli::chat::test(&models, &args),
-                Command::Models { .. } => unreachable!("handled above"),
+                Command::Models { .. } | Command::Queue { .. } => unreachable!("handled above"),
             }
         }
     }

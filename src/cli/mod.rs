@@ -4,5 +4,6 @@ pub mod call;
 pub mod chat;
 pub mod models;
 pub mod nlu;
+pub mod queue;
 pub mod serve;
 pub mod speech;

@@ -8,14 +8,28 @@
 //! Every write of a caller's words goes through [`Store::append_turn`], so privacy rules (redaction of
 //! long digit strings, retention) apply in exactly one place.
 
+mod redact;
+mod seed;
 mod sqlite;
+mod validate;
 
-pub use sqlite::SqliteStore;
+pub use redact::Redaction;
+pub use seed::{seed, SeedError};
+pub use sqlite::{SqliteStore, StoreConfig};
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+
+/// Where the store lives unless told otherwise: `$HELPLINE_STORE`, else `var/helpline.db` under the
+/// working directory (the folder is ignored by git; the file is created on first use).
+pub fn default_path() -> PathBuf {
+    match std::env::var_os("HELPLINE_STORE") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from("var/helpline.db"),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -37,6 +51,9 @@ pub enum StoreError {
     Conflict { id: String, expected: i64, found: i64 },
     #[error("queue entry {id} is {status}; it must be {expected} to {action} it")]
     QueueState { id: i64, status: QueueStatus, expected: QueueStatus, action: &'static str },
+    /// Data the store refuses to keep (an empty id, a phone number of another customer, ...).
+    #[error("{what}: {problem}")]
+    Invalid { what: String, problem: String },
     #[error("database error: {0}")]
     Database(String),
 }
@@ -149,8 +166,11 @@ pub struct Transaction {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Ticket {
     pub id: String,
+    /// Filled from the customer when seeded under one.
+    #[serde(default)]
     pub customer_id: String,
     /// e.g. dispute, address_change, card_block.
     pub kind: String,
@@ -162,6 +182,7 @@ pub struct Ticket {
 
 /// One finished contact, so the next call knows what the last one was about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Contact {
     pub session_id: String,
     pub at: DateTime<Utc>,
@@ -311,7 +332,11 @@ pub trait Store: Send + Sync {
     fn set_address(&self, customer_id: &str, address: &str) -> StoreResult<()>;
     /// Newest first.
     fn recent_transactions(&self, account_id: &str, limit: usize) -> StoreResult<Vec<Transaction>>;
+    /// Open a ticket with a new id ("TKT-000001", ...), created now.
     fn create_ticket(&self, customer_id: &str, kind: &str, summary: &str) -> StoreResult<Ticket>;
+    /// Insert or replace a ticket exactly as given (seeding, imports from the bank's systems).
+    fn upsert_ticket(&self, ticket: &Ticket) -> StoreResult<()>;
+    /// Record how a session went for a customer; recording the same session again replaces it.
     fn record_contact(&self, customer_id: &str, contact: &Contact) -> StoreResult<()>;
 
     /// Start a session record (version 0, no state).

@@ -1,12 +1,12 @@
 //! The wire's rules over real gRPC on loopback, with a scripted call behind the service instead of the
-//! switchboard, so every protocol rule is checked in milliseconds without models. (`tests/service.rs`
-//! runs the same wire with the real switchboard and models.)
+//! switchboard, so every protocol rule is checked in milliseconds without models; the agents' queue
+//! is the real SQLite store in a temporary folder. (`tests/service.rs` runs the same wire with the real
+//! switchboard and models.)
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Status, Streaming};
@@ -15,7 +15,7 @@ use super::proto as pb;
 use super::{start, CallRunner, RunningServer};
 use crate::call::{CallError, CallInput, CallOutput, CallSetup, EndReason, TurnTiming};
 use crate::handoff::{HandoffPacket, Reason};
-use crate::store::*;
+use crate::store::{NewQueueEntry, QueueEntry, SqliteStore, Store};
 
 /// A call that greets, echoes DTMF and text, reports how much audio reached it, streams a long reply on
 /// request, and records how each call ended.
@@ -98,165 +98,24 @@ impl CallRunner for Scripted {
     }
 }
 
-/// The agents' queue in memory, as the store keeps it: the other parts of the store are not needed by
-/// the wire and answer with an error.
-#[derive(Default)]
-struct MemoryQueue {
-    entries: Mutex<Vec<QueueEntry>>,
-}
-
-fn not_here<T>() -> StoreResult<T> {
-    Err(StoreError::Database("the wire's test store keeps only the queue".into()))
-}
-
-impl Store for MemoryQueue {
-    fn upsert_customer(&self, _: &Customer) -> StoreResult<()> {
-        not_here()
-    }
-    fn customer_by_phone(&self, _: &str) -> StoreResult<Option<Customer>> {
-        not_here()
-    }
-    fn customer(&self, _: &str) -> StoreResult<Option<Customer>> {
-        not_here()
-    }
-    fn customer_count(&self) -> StoreResult<usize> {
-        not_here()
-    }
-    fn set_card_status(&self, _: &str, _: CardStatus) -> StoreResult<Card> {
-        not_here()
-    }
-    fn set_address(&self, _: &str, _: &str) -> StoreResult<()> {
-        not_here()
-    }
-    fn recent_transactions(&self, _: &str, _: usize) -> StoreResult<Vec<Transaction>> {
-        not_here()
-    }
-    fn create_ticket(&self, _: &str, _: &str, _: &str) -> StoreResult<Ticket> {
-        not_here()
-    }
-    fn record_contact(&self, _: &str, _: &Contact) -> StoreResult<()> {
-        not_here()
-    }
-    fn open_session(&self, _: &SessionRecord) -> StoreResult<()> {
-        not_here()
-    }
-    fn session(&self, _: &str) -> StoreResult<Option<SessionRecord>> {
-        not_here()
-    }
-    fn save_session_state(&self, _: &str, _: &str, _: i64) -> StoreResult<i64> {
-        not_here()
-    }
-    fn close_session(&self, _: &str, _: &str) -> StoreResult<()> {
-        not_here()
-    }
-    fn append_turn(&self, _: &TurnRecord) -> StoreResult<i64> {
-        not_here()
-    }
-    fn transcript(&self, _: &str) -> StoreResult<Vec<TurnRecord>> {
-        not_here()
-    }
-    fn save_call(&self, _: &CallRecord) -> StoreResult<()> {
-        not_here()
-    }
-    fn call(&self, _: &str) -> StoreResult<Option<CallRecord>> {
-        not_here()
-    }
-    fn purge_before(&self, _: chrono::DateTime<Utc>) -> StoreResult<usize> {
-        not_here()
-    }
-
-    fn enqueue(&self, entry: &NewQueueEntry) -> StoreResult<QueueEntry> {
-        let mut entries = self.entries.lock().map_err(|_| StoreError::Database("poisoned".into()))?;
-        let queued = QueueEntry {
-            id: entries.len() as i64 + 1,
-            session_id: entry.session_id.clone(),
-            queue: entry.queue.clone(),
-            skill: entry.skill.clone(),
-            priority: entry.priority,
-            status: QueueStatus::Waiting,
-            enqueued_at: Utc::now(),
-            claimed_by: None,
-            claimed_at: None,
-            completed_at: None,
-            outcome: None,
-            notes: None,
-            packet: entry.packet.clone(),
-            position: Some(entries.iter().filter(|e| e.status == QueueStatus::Waiting).count() + 1),
-            estimated_wait_s: None,
-        };
-        entries.push(queued.clone());
-        Ok(queued)
-    }
-    fn queue_entry(&self, id: i64) -> StoreResult<Option<QueueEntry>> {
-        Ok(self.entries.lock().ok().and_then(|e| e.iter().find(|e| e.id == id).cloned()))
-    }
-    fn queue_entries(&self, filter: &QueueFilter) -> StoreResult<Vec<QueueEntry>> {
-        let entries = self.entries.lock().map_err(|_| StoreError::Database("poisoned".into()))?;
-        Ok(entries
-            .iter()
-            .filter(|e| filter.queue.as_ref().is_none_or(|q| *q == e.queue))
-            .filter(|e| filter.include_completed || e.status != QueueStatus::Completed)
-            .cloned()
-            .collect())
-    }
-    fn claim(&self, id: i64, agent: &str) -> StoreResult<QueueEntry> {
-        let mut entries = self.entries.lock().map_err(|_| StoreError::Database("poisoned".into()))?;
-        let entry = entries
-            .iter_mut()
-            .find(|e| e.id == id)
-            .ok_or(StoreError::NotFound { what: "queue entry", id: id.to_string() })?;
-        if entry.status != QueueStatus::Waiting {
-            return Err(StoreError::QueueState {
-                id,
-                status: entry.status,
-                expected: QueueStatus::Waiting,
-                action: "claim",
-            });
-        }
-        entry.status = QueueStatus::Claimed;
-        entry.claimed_by = Some(agent.into());
-        entry.claimed_at = Some(Utc::now());
-        entry.position = None;
-        Ok(entry.clone())
-    }
-    fn claim_next(&self, agent: &str, queue: Option<&str>, _skills: &[String]) -> StoreResult<Option<QueueEntry>> {
-        let next = self
-            .queue_entries(&QueueFilter { queue: queue.map(str::to_string), include_completed: false })?
-            .into_iter()
-            .find(|e| e.status == QueueStatus::Waiting);
-        next.map(|e| self.claim(e.id, agent)).transpose()
-    }
-    fn complete(&self, id: i64, outcome: &str, notes: Option<&str>) -> StoreResult<QueueEntry> {
-        let mut entries = self.entries.lock().map_err(|_| StoreError::Database("poisoned".into()))?;
-        let entry = entries
-            .iter_mut()
-            .find(|e| e.id == id)
-            .ok_or(StoreError::NotFound { what: "queue entry", id: id.to_string() })?;
-        if entry.status != QueueStatus::Claimed {
-            return Err(StoreError::QueueState {
-                id,
-                status: entry.status,
-                expected: QueueStatus::Claimed,
-                action: "complete",
-            });
-        }
-        entry.status = QueueStatus::Completed;
-        entry.outcome = Some(outcome.into());
-        entry.notes = notes.map(str::to_string);
-        entry.completed_at = Some(Utc::now());
-        Ok(entry.clone())
-    }
-}
-
 struct Harness {
     server: RunningServer,
     calls: Arc<Scripted>,
-    queue: Arc<MemoryQueue>,
+    queue: Arc<SqliteStore>,
 }
 
 async fn harness(max_calls: usize) -> Harness {
     let calls = Arc::new(Scripted::default());
-    let queue = Arc::new(MemoryQueue::default());
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "helpline-wire-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let queue = Arc::new(SqliteStore::open(&dir.join("helpline.db")).unwrap());
     let listener = super::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let server = start(listener, calls.clone(), queue.clone(), max_calls).await.unwrap();
     Harness { server, calls, queue }
@@ -584,7 +443,7 @@ fn packet() -> HandoffPacket {
     }
 }
 
-fn enqueue(queue: &MemoryQueue, packet: &HandoffPacket) -> QueueEntry {
+fn enqueue(queue: &SqliteStore, packet: &HandoffPacket) -> QueueEntry {
     queue
         .enqueue(&NewQueueEntry {
             session_id: packet.session_id.clone(),

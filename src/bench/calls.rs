@@ -17,11 +17,12 @@ use crate::models::ModelDir;
 use crate::service::wire::Pacing;
 use crate::service::{self, CallPlan, CallReport, CallerTurn, ServeConfig, ServeOverrides};
 
-/// The caller turns of every benchmark call: a stolen card, its last four digits, a confirmation.
+/// The caller turns of every benchmark call (Acme Bank's sample line, a known caller): a stolen card,
+/// "yes" to the confirmation, "no, that's all" to "anything else?".
 pub const CALLER_TURNS: [&str; 3] = [
     "audio-samples/caller-stolen-card-8k.wav",
-    "audio-samples/caller-last-four-8k.wav",
     "audio-samples/caller-yes-8k.wav",
+    "audio-samples/caller-no-thanks-8k.wav",
 ];
 
 /// Gap between the starts of concurrent calls: calls arrive at random moments on a real line.

@@ -24,6 +24,9 @@ use crate::handoff::{HandoffPacket, HandoffTicket, PacketTurn, RankedIntent, Rea
 use crate::nlu::{DialogueContext, Parse};
 use crate::store::{Contact, Customer, NewQueueEntry, SessionRecord, Speaker, Store, StoreError, TurnRecord};
 
+/// How sure the understanding must be before an answer to a pending question is taken as a wish to
+/// do something else: answers ("twenty dollars", "coffee hub") often score 0.6–0.75 for some intent.
+const DIGRESSION_CONFIDENCE: f32 = 0.8;
 /// Steps one turn may run before the engine decides a flow loops (a goto cycle with no question).
 const MAX_STEPS_PER_TURN: usize = 200;
 
@@ -381,8 +384,14 @@ impl Engine {
         }
         session.state.counters.low_asr = 0;
         let top = parse.intent.as_ref().filter(|i| i.confidence >= policy.min_intent_confidence);
+        let collecting = matches!(session.state.pending, Some(Pending::Collect { .. }));
+        // While a question is pending, an answer that fits it wins over the intent the classifier
+        // guesses for it (bare digits and street names often score as "talk to agent"); the words
+        // "a person, please" always count, and so does 0 on the keypad, the operator key.
+        let agent_intent = !keyed && !collecting && top.is_some_and(|i| i.intent == "talk_to_agent");
+        let operator_key = keyed && words.trim() == "0" && !collecting;
         let mut reasons = Vec::new();
-        if top.is_some_and(|i| i.intent == "talk_to_agent") || parse.sentiment.wants_human {
+        if agent_intent || operator_key || parse.sentiment.wants_human {
             reasons.push(Reason::ExplicitRequest);
         }
         if self.upset(session) {
@@ -465,6 +474,10 @@ impl Engine {
                 self.say_prompt(session, turn, text, spec.barge_in)
             }
             Fill::Nothing => {
+                let confident = parse.intent.as_ref().filter(|i| i.confidence >= self.line.policy.min_intent_confidence);
+                if !keyed && confident.is_some_and(|i| i.intent == "talk_to_agent") {
+                    return self.handoff(session, turn, &[Reason::ExplicitRequest], &self.flow_target(session), None);
+                }
                 if self.global(session, turn, parse)? || self.digress(session, turn, parse, &flow)? {
                     return Ok(());
                 }
@@ -559,7 +572,8 @@ impl Engine {
     /// back to where the first flow was. Returns whether it was a digression.
     fn digress(&self, session: &mut Session, turn: &mut Turn, parse: &Parse, current: &Flow) -> Result<bool, DialogueError> {
         let confident = parse.intent.as_ref().filter(|i| i.confidence >= self.line.policy.min_intent_confidence);
-        if let Some(flow) = confident.and_then(|i| self.line.flow_for_intent.get(&i.intent)) {
+        let switching = parse.intent.as_ref().filter(|i| i.confidence >= DIGRESSION_CONFIDENCE);
+        if let Some(flow) = switching.and_then(|i| self.line.flow_for_intent.get(&i.intent)) {
             if flow != &current.name && !session.state.stack.iter().any(|f| &f.flow == flow) {
                 return self.start_flow(session, turn, &flow.clone(), Some(parse), false).map(|()| true);
             }
@@ -971,7 +985,8 @@ impl Engine {
                 sentiment: t.sentiment,
             })
             .collect();
-        let flow = session.state.stack.last().map(|f| f.flow.clone()).or_else(|| session.state.topic.clone());
+        // The flow the caller asked for, not a helper it called (identify): that is what they want.
+        let flow = session.state.stack.iter().rev().find(|f| !f.called).map(|f| f.flow.clone()).or_else(|| session.state.topic.clone());
         let summary = crate::handoff::summary(
             session.customer.as_ref(),
             session.state.caller.as_deref(),

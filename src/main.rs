@@ -56,6 +56,8 @@ enum Command {
         #[command(subcommand)]
         command: cli::queue::QueueCommand,
     },
+    /// Talk to a line by voice through the microphone and speaker (built with `--features talk`).
+    Talk(cli::talk::TalkArgs),
     /// The demo: transcribe a committed caller recording and speak a reply to it.
     Demo {
         /// Where to write the spoken reply.
@@ -137,6 +139,7 @@ fn run(cli: Cli) -> Result<()> {
                 Command::Nlu { command } => cli::nlu::run(&models, command),
                 Command::Chat(args) => cli::chat::chat(&models, &args),
                 Command::Test(args) => cli::chat::test(&models, &args),
+                Command::Talk(args) => cli::talk::talk(&models, &args),
                 Command::Models { .. } | Command::Queue { .. } => unreachable!("handled above"),
             }
         }

@@ -13,8 +13,8 @@ use anyhow::{bail, Context, Result};
 
 use super::{median, provenance, write_section};
 use crate::audio;
+use crate::call::Pacing;
 use crate::models::ModelDir;
-use crate::service::wire::Pacing;
 use crate::service::{self, CallPlan, CallReport, CallerTurn, ServeConfig, ServeOverrides};
 
 /// The caller turns of every benchmark call (Acme Bank's sample line, a known caller): a stolen card,

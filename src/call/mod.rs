@@ -1,7 +1,14 @@
 //! One phone call, top to bottom: caller audio in → voice activity and endpointing → recognition
 //! (partials while the caller speaks, a final transcript at the end of the turn) → understanding and
 //! dialogue → synthesis streamed per sentence → audio out; barge-in, DTMF, no-input re-prompts,
-//! hand-off and hang-up at any point. (Being written: the face below is fixed.)
+//! hand-off and hang-up at any point.
+//!
+//! [`Switchboard`] holds what every call shares (the speech models, the dialogue engine, the worker
+//! pool); `call.rs` is the one function that reads like a call, top to bottom, delegating each stage:
+//! [`inputs`] (what the client may send), [`endpoint`] (voice activity, turn ends), [`recognition`]
+//! (Whisper's input, partial stability), [`dtmf`] (keyed answers), [`barge_in`] (when the caller's voice
+//! stops the assistant's), [`playback`] (reply audio on the line and how far it has played), [`pool`]
+//! (the shared workers) and the call record.
 //!
 //! The call knows nothing of gRPC: the service turns protobuf messages into [`CallInput`]s and
 //! [`CallOutput`]s back into protobuf. `helpline call` without `--server` drives the same orchestrator
@@ -28,6 +35,22 @@ pub struct CallSetup {
     pub sample_rate: u32,
     pub channel: Channel,
     pub metadata: BTreeMap<String, String>,
+    /// Whether audio arrives in real time (a phone line) or as fast as the client can send it (a file).
+    pub pacing: Pacing,
+}
+
+/// How the client's audio is paced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pacing {
+    /// A live line: audio comes at the speed it is spoken, and audio running more than two seconds ahead
+    /// of the clock is refused (`TooFast`). A reply counts as played when the client says so, or by its
+    /// duration from its first chunk when it does not.
+    #[default]
+    Realtime,
+    /// Recorded audio sent as fast as the client can: no clock check, and a reply counts as played once
+    /// it is all sent (unless the client reports `PlaybackFinished` sooner).
+    Fast,
 }
 
 /// What the platform sends after the set-up.
@@ -91,22 +114,63 @@ pub struct TurnTiming {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum CallOutput {
-    SpeechStarted { at_ms: u64 },
-    SpeechEnded { at_ms: u64 },
+    SpeechStarted {
+        at_ms: u64,
+    },
+    SpeechEnded {
+        at_ms: u64,
+    },
     /// The caller's words so far; `stability` 0..1 says how unlikely they are to change.
-    PartialTranscript { at_ms: u64, text: String, stability: f32 },
-    FinalTranscript { at_ms: u64, text: String, confidence: f32 },
-    Understood { at_ms: u64, parse: Box<Parse> },
-    ReplyText { at_ms: u64, reply_id: u64, text: String, barge_in: bool },
+    PartialTranscript {
+        at_ms: u64,
+        text: String,
+        stability: f32,
+    },
+    FinalTranscript {
+        at_ms: u64,
+        text: String,
+        confidence: f32,
+    },
+    Understood {
+        at_ms: u64,
+        parse: Box<Parse>,
+    },
+    ReplyText {
+        at_ms: u64,
+        reply_id: u64,
+        text: String,
+        barge_in: bool,
+    },
     /// Reply audio in the set-up's encoding and rate; `last` marks the reply's final chunk.
-    ReplyAudio { at_ms: u64, reply_id: u64, seq: u64, audio: Vec<u8>, last: bool },
+    ReplyAudio {
+        at_ms: u64,
+        reply_id: u64,
+        seq: u64,
+        audio: Vec<u8>,
+        last: bool,
+    },
     /// Stop playing this reply now (the caller barged in); no more chunks of it follow.
-    StopPlayback { at_ms: u64, reply_id: u64 },
-    Handoff { at_ms: u64, ticket: Box<HandoffTicket> },
+    StopPlayback {
+        at_ms: u64,
+        reply_id: u64,
+    },
+    Handoff {
+        at_ms: u64,
+        ticket: Box<HandoffTicket>,
+    },
     /// A problem the client should know about; `fatal` ends the call.
-    Error { at_ms: u64, code: ErrorCode, message: String, fatal: bool },
+    Error {
+        at_ms: u64,
+        code: ErrorCode,
+        message: String,
+        fatal: bool,
+    },
     /// The call is over; the timing record follows in the same output.
-    CallEnded { at_ms: u64, reason: EndReason, turns: Vec<TurnTiming> },
+    CallEnded {
+        at_ms: u64,
+        reason: EndReason,
+        turns: Vec<TurnTiming>,
+    },
 }
 
 /// In-stream error kinds (the service maps them to gRPC codes where the stream must end).
@@ -120,6 +184,18 @@ pub enum ErrorCode {
     /// A stage inside Helpline failed; the caller was handed off.
     Internal,
 }
+pub mod barge_in;
+mod call;
+pub mod dtmf;
+pub mod endpoint;
+pub mod inputs;
+pub mod playback;
+pub mod pool;
+pub mod recognition;
+mod record;
 mod switchboard;
+#[cfg(feature = "talk")]
+pub mod talk;
 
-pub use switchboard::{CallError, Switchboard, SwitchboardConfig};
+pub use recognition::PooledRecognizer;
+pub use switchboard::{CallError, SpeechModels, Switchboard, SwitchboardConfig};

@@ -7,3 +7,4 @@ pub mod nlu;
 pub mod queue;
 pub mod serve;
 pub mod speech;
+pub mod talk;

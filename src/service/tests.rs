@@ -254,16 +254,16 @@ async fn a_call_must_open_with_its_setup() {
 }
 
 #[tokio::test]
-async fn a_setup_with_an_unsupported_rate_is_refused_naming_the_allowed_rates() {
+async fn a_voice_setup_without_an_encoding_is_refused_naming_the_encodings() {
     let h = harness(2).await;
     let (_sender, response) =
-        call(&h.server, vec![setup("r", pb::AudioEncoding::Mulaw, 11_025, pb::Pacing::Fast)]).await;
-    let status = response.expect_err("11025 Hz must be refused");
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("11025") && status.message().contains("8000 (telephony) or 16000"), "{status:?}");
-    let (_sender, response) =
         call(&h.server, vec![setup("e", pb::AudioEncoding::Unspecified, 8000, pb::Pacing::Fast)]).await;
-    assert!(response.expect_err("no encoding").message().contains("AUDIO_ENCODING_LINEAR16"));
+    let status = response.expect_err("no encoding");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("AUDIO_ENCODING_MULAW") && status.message().contains("AUDIO_ENCODING_LINEAR16"),
+        "{status:?}"
+    );
 }
 
 #[tokio::test]
@@ -279,29 +279,26 @@ async fn a_setup_the_call_cannot_take_is_invalid_argument_with_its_reason() {
 }
 
 #[tokio::test]
-async fn bad_audio_chunks_are_reported_in_the_stream_and_dropped() {
+async fn an_empty_chunk_is_reported_in_the_stream_and_other_chunks_reach_the_call() {
     let h = harness(2).await;
     let first = vec![
         setup("chunks", pb::AudioEncoding::Linear16, 16_000, pb::Pacing::Fast),
-        audio("odd", vec![0; 641], 0),
-        audio("empty", Vec::new(), 1),
-        audio("long", vec![0; 48_000], 2), // 1.5 s of 16 kHz PCM
-        audio("good", vec![0; 640], 3),
+        audio("empty", Vec::new(), 0),
+        audio("odd", vec![0; 641], 1), // the call judges lengths against its encoding
+        audio("good", vec![0; 640], 2),
         text("audio?"),
     ];
     let (_sender, response) = call(&h.server, first).await;
     let mut stream = response.unwrap();
     let seen = read_until(&mut stream, |m| reply_text(m).is_some_and(|t| t.ends_with("bytes"))).await;
-    assert_eq!(seen.iter().filter_map(reply_text).last(), Some("640 bytes"), "only the good chunk reaches the call");
+    assert_eq!(seen.iter().filter_map(reply_text).last(), Some("1281 bytes"));
     let errors = errors(&seen);
-    let ids: Vec<&str> = errors.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(ids, ["odd", "empty", "long"], "each error echoes the chunk's message id");
-    for (id, error) in &errors {
-        assert_eq!(error.code, pb::ErrorCode::InvalidInput as i32, "{id}");
-        assert!(!error.fatal, "{id}: a bad chunk does not end the call");
-    }
-    assert!(errors[0].1.message.contains("641 bytes") && errors[0].1.message.contains("even"), "{:?}", errors[0]);
-    assert!(errors[2].1.message.contains("1500 ms"), "{:?}", errors[2]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let (id, error) = &errors[0];
+    assert_eq!(id, "empty", "the error echoes the chunk's message id");
+    assert_eq!(error.code, pb::ErrorCode::InvalidInput as i32);
+    assert!(!error.fatal, "a bad chunk does not end the call");
+    assert!(error.message.contains("AudioChunk 0 is empty"), "{error:?}");
 }
 
 #[tokio::test]
@@ -316,7 +313,7 @@ async fn keypad_digits_outside_the_keypad_are_refused() {
     let errors = errors(&seen);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].0, "bad");
-    assert!(errors[0].1.message.contains("'X'") && errors[0].1.message.contains("0-9 * # A B C D"), "{errors:?}");
+    assert!(errors[0].1.message.contains("Dtmf.digits") && errors[0].1.message.contains("'x'"), "{errors:?}");
 }
 
 #[tokio::test]
@@ -391,23 +388,6 @@ async fn a_platform_that_vanishes_mid_reply_ends_the_call_as_client_gone_and_the
         .1
         .unwrap();
     read_until(&mut next, |m| reply_text(m) == Some("Hello")).await;
-}
-
-#[tokio::test]
-async fn audio_faster_than_real_time_is_refused_on_a_realtime_call() {
-    let h = harness(2).await;
-    let mut first = vec![setup("rush", pb::AudioEncoding::Mulaw, 8000, pb::Pacing::Realtime)];
-    // Three seconds of 20 ms frames, all at once.
-    first.extend((0..150).map(|i| audio(&format!("f{i}"), vec![0xff; 160], i)));
-    first.push(text("audio?"));
-    let mut stream = call(&h.server, first).await.1.unwrap();
-    let seen = read_until(&mut stream, |m| reply_text(m).is_some_and(|t| t.ends_with("bytes"))).await;
-    let too_fast: Vec<_> = errors(&seen).into_iter().filter(|(_, e)| e.code == pb::ErrorCode::TooFast as i32).collect();
-    assert!(too_fast.len() >= 90, "about two seconds of frames refused, got {}", too_fast.len());
-    assert!(too_fast[0].1.message.contains("PACING_FAST"), "{:?}", too_fast[0]);
-    let accepted: usize =
-        seen.iter().filter_map(reply_text).last().unwrap().trim_end_matches(" bytes").parse().unwrap();
-    assert!((8000..=8000 + 160 * 10).contains(&accepted), "about one second accepted, got {accepted} bytes");
 }
 
 #[tokio::test]

@@ -1,0 +1,222 @@
+//! The worker pool every call shares for recognition and synthesis.
+//!
+//! Whisper and Piper are CPU-bound: run unbounded, ten calls would each get a tenth of a core and every
+//! caller would wait ten times longer. The pool hands out threads (one permit each) from a fair tokio
+//! [`Semaphore`]: jobs wait their turn first come, first served, whichever call they belong to, and a
+//! call that asks for a lot of work only queues behind itself (back-pressure). A job that finds the
+//! pool idle may take two threads (Whisper on two threads is ~1.5× faster, see BENCHMARKS.md), so a
+//! lone caller is answered sooner without a busy pool ever running more threads than it has.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+/// A job that could not give its result.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("{stage} panicked: {message}")]
+    Panicked { stage: &'static str, message: String },
+    #[error("{stage} was cancelled because the runtime is shutting down")]
+    Cancelled { stage: &'static str },
+}
+
+/// A bounded, fair pool of worker threads for blocking model work.
+#[derive(Debug, Clone)]
+pub struct WorkerPool {
+    permits: Arc<Semaphore>,
+    threads: usize,
+}
+
+impl WorkerPool {
+    /// A pool that never runs more than `threads` threads of model work at once (0 is taken as 1).
+    pub fn new(threads: usize) -> Self {
+        let threads = threads.max(1);
+        Self { permits: Arc::new(Semaphore::new(threads)), threads }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Threads not working right now.
+    pub fn idle_threads(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    /// Run `job` on a blocking thread once it is this job's turn, with as many threads as are idle up to
+    /// `max_threads` (at least one); `job` is told how many it got. Waiting is first come, first served.
+    pub async fn run<T, F>(&self, stage: &'static str, max_threads: usize, job: F) -> Result<T, PoolError>
+    where
+        T: Send + 'static,
+        F: FnOnce(usize) -> T + Send + 'static,
+    {
+        let threads = self.permits.available_permits().clamp(1, max_threads.clamp(1, self.threads));
+        let threads_u32 = u32::try_from(threads).unwrap_or(1);
+        let permit = Arc::clone(&self.permits)
+            .acquire_many_owned(threads_u32)
+            .await
+            .map_err(|_| PoolError::Cancelled { stage })?;
+        blocking(stage, move || {
+            // Held until the job returns (or unwinds), so a panicking job still gives its threads back.
+            let _permit = permit;
+            job(threads)
+        })
+        .await
+    }
+
+    /// Run `job` on one thread now, but only if that leaves at least `keep_idle` threads idle for work
+    /// that must not wait (a caller's final transcript); `None` when the pool is too busy.
+    pub fn try_run<T, F>(
+        &self,
+        stage: &'static str,
+        keep_idle: usize,
+        job: F,
+    ) -> Option<impl Future<Output = Result<T, PoolError>> + Send + 'static>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        if self.permits.available_permits() < keep_idle + 1 {
+            return None;
+        }
+        let permit = Arc::clone(&self.permits).try_acquire_owned().ok()?;
+        Some(blocking(stage, move || {
+            let _permit = permit;
+            job()
+        }))
+    }
+}
+
+/// Run `job` with `spawn_blocking`, turning a panic into an error naming the stage.
+pub async fn blocking<T, F>(stage: &'static str, job: F) -> Result<T, PoolError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    tokio::task::spawn_blocking(job).await.map_err(|error| {
+        if error.is_panic() {
+            let payload = error.into_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            PoolError::Panicked { stage, message }
+        } else {
+            PoolError::Cancelled { stage }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn never_runs_more_threads_than_it_has() {
+        let pool = WorkerPool::new(2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let jobs: Vec<_> = (0..8)
+            .map(|_| {
+                let (pool, running, most) = (pool.clone(), Arc::clone(&running), Arc::clone(&most));
+                tokio::spawn(async move {
+                    pool.run("test", 2, move |threads| {
+                        let now = running.fetch_add(threads, Ordering::SeqCst) + threads;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(20));
+                        running.fetch_sub(threads, Ordering::SeqCst);
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for job in jobs {
+            job.await.expect("task").expect("job");
+        }
+        assert!(most.load(Ordering::SeqCst) <= 2, "ran {} threads at once", most.load(Ordering::SeqCst));
+        assert_eq!(pool.idle_threads(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_start_in_the_order_they_asked_whichever_call_they_belong_to() {
+        let pool = WorkerPool::new(1);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        // One long job holds the only thread while the others line up: call A asks three times, call B
+        // once, in between.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.run("hold", 1, move |_| hold.recv().ok()).await })
+        };
+        while pool.idle_threads() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let mut waiting = Vec::new();
+        for name in ["A1", "B1", "A2", "A3"] {
+            let (pool, order) = (pool.clone(), Arc::clone(&order));
+            waiting.push(tokio::spawn(async move {
+                pool.run("test", 1, move |_| order.lock().expect("order").push(name)).await
+            }));
+            // Let the task reach the semaphore's queue before the next one asks.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        release.send(()).expect("release");
+        first.await.expect("task").expect("job");
+        for job in waiting {
+            job.await.expect("task").expect("job");
+        }
+        assert_eq!(*order.lock().expect("order"), ["A1", "B1", "A2", "A3"]);
+    }
+
+    #[tokio::test]
+    async fn an_idle_pool_lends_two_threads_and_a_busy_one_lends_one() {
+        let pool = WorkerPool::new(2);
+        assert_eq!(pool.run("test", 2, |threads| threads).await.expect("job"), 2);
+        assert_eq!(pool.run("test", 1, |threads| threads).await.expect("job"), 1);
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.run("hold", 1, move |_| hold.recv().ok()).await })
+        };
+        while pool.idle_threads() > 1 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(pool.run("test", 2, |threads| threads).await.expect("job"), 1);
+        release.send(()).expect("release");
+        busy.await.expect("task").expect("job");
+    }
+
+    #[tokio::test]
+    async fn optional_work_runs_only_when_it_leaves_a_thread_idle() {
+        let pool = WorkerPool::new(2);
+        let partial = pool.try_run("partial", 1, || 7).expect("two idle threads: one may go");
+        assert_eq!(partial.await.expect("job"), 7);
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.run("hold", 1, move |_| hold.recv().ok()).await })
+        };
+        while pool.idle_threads() > 1 {
+            tokio::task::yield_now().await;
+        }
+        assert!(pool.try_run("partial", 1, || ()).is_none(), "the last idle thread is kept for finals");
+        release.send(()).expect("release");
+        busy.await.expect("task").expect("job");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_is_an_error_and_gives_its_thread_back() {
+        let pool = WorkerPool::new(1);
+        let error = pool.run("recognition", 1, |_| -> () { panic!("decoder exploded") }).await.expect_err("panic");
+        assert!(matches!(error, PoolError::Panicked { stage: "recognition", .. }), "{error:?}");
+        assert!(error.to_string().contains("decoder exploded"), "{error}");
+        assert_eq!(pool.idle_threads(), 1);
+        assert_eq!(pool.run("after", 1, |_| 1).await.expect("job"), 1);
+    }
+}

@@ -1,0 +1,75 @@
+//! Recognition inside a call: an utterance at the call's rate becomes Whisper's input, and consecutive
+//! partial transcripts say how settled the words are.
+
+use crate::asr::{AsrError, Recognizer, Transcript, WhisperConfig, WhisperRecognizer, SAMPLE_RATE};
+use crate::audio::{Audio, AudioError};
+
+/// Utterances are brought up to a −1 dBFS peak by at most 30 dB before recognition, as recordings are
+/// (`asr::recording`): a phone line's level varies a lot from caller to caller, Whisper's accuracy much
+/// less so once the level is right.
+const PEAK_TARGET: f32 = 0.9;
+const MAX_GAIN_DB: f32 = 30.0;
+
+/// A recogniser the worker pool can tell how many threads one recognition may use.
+///
+/// The seam exists because the pool, not the model, decides threads; the second implementation is the
+/// tests' recogniser that fails or panics on cue, to check that a broken stage hands the caller off.
+pub trait PooledRecognizer: Send + Sync {
+    fn recognize(&self, samples: &[f32], threads: usize) -> Result<Transcript, AsrError>;
+}
+
+impl PooledRecognizer for WhisperRecognizer {
+    fn recognize(&self, samples: &[f32], threads: usize) -> Result<Transcript, AsrError> {
+        // A copy sharing the loaded model: only the settings differ (no model load, no allocation of note).
+        let config = WhisperConfig { threads: threads.max(1), ..self.config().clone() };
+        Recognizer::recognize(&self.with_config(config), samples)
+    }
+}
+
+/// An utterance at `rate` as the recogniser takes it: 16 kHz, level raised.
+pub fn prepare(samples: Vec<f32>, rate: u32) -> Result<Vec<f32>, AudioError> {
+    let audio = Audio::new(samples, rate).to_rate(SAMPLE_RATE)?;
+    Ok(audio.with_peak_at(PEAK_TARGET, MAX_GAIN_DB).samples)
+}
+
+/// How settled a partial transcript is, 0..1: the share of its words that the previous partial of the
+/// same utterance already had in the same place (their common prefix). Words that survive a second
+/// of new audio rarely change again; the first partial has nothing to agree with and scores 0.
+pub fn stability(previous: &str, current: &str) -> f32 {
+    let words = |text: &str| -> Vec<String> {
+        text.split_whitespace()
+            .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let (before, now) = (words(previous), words(current));
+    if now.is_empty() {
+        return 0.0;
+    }
+    let agreed = before.iter().zip(&now).take_while(|(a, b)| a == b).count();
+    agreed as f32 / now.len() as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stability_is_the_share_of_words_the_last_partial_agreed_on() {
+        assert_eq!(stability("", "I think my"), 0.0);
+        assert_eq!(stability("I think my", "I think my card was"), 0.6);
+        assert_eq!(stability("I think my card was", "I think my card was stolen."), 5.0 / 6.0);
+        assert_eq!(stability("I think, my card", "i think my card"), 1.0, "case and punctuation do not count");
+        assert_eq!(stability("I sink", "I think my"), 1.0 / 3.0);
+        assert_eq!(stability("anything", ""), 0.0);
+    }
+
+    #[test]
+    fn utterances_reach_the_recogniser_at_16k_and_a_usable_level() {
+        let quiet: Vec<f32> = (0..8_000).map(|i| 0.05 * (i as f32 * 0.3).sin()).collect();
+        let prepared = prepare(quiet, 8_000).expect("prepare");
+        assert!((prepared.len() as i64 - 16_000).abs() < 10, "{} samples", prepared.len());
+        let peak = prepared.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+        assert!((0.8..=0.95).contains(&peak), "peak {peak}");
+    }
+}

@@ -291,7 +291,7 @@ async fn an_empty_chunk_is_reported_in_the_stream_and_other_chunks_reach_the_cal
     let (_sender, response) = call(&h.server, first).await;
     let mut stream = response.unwrap();
     let seen = read_until(&mut stream, |m| reply_text(m).is_some_and(|t| t.ends_with("bytes"))).await;
-    assert_eq!(seen.iter().filter_map(reply_text).last(), Some("1281 bytes"));
+    assert_eq!(seen.iter().rev().find_map(reply_text), Some("1281 bytes"));
     let errors = errors(&seen);
     assert_eq!(errors.len(), 1, "{errors:?}");
     let (id, error) = &errors[0];

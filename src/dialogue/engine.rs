@@ -1167,7 +1167,8 @@ impl Engine {
 
     fn faq_answer(&self, words: &str) -> Option<String> {
         let faq = self.line.faq.as_ref()?;
-        match faq.answer(words) {
+        // Trimmed as the intent classifier reads it, so the encoder's cache serves both.
+        match faq.answer(words.trim()) {
             Ok(answer) => answer.map(|a| a.answer),
             Err(error) => {
                 tracing::warn!("the knowledge base failed on \"{words}\": {error}");

@@ -377,17 +377,26 @@ pub fn dialogue(models: &ModelDir, line_dir: &Path, conversations: &Path, runs: 
     let mut turn_ms = Vec::new();
     for run in 0..=runs.max(1) {
         for script in &scripts {
-            let sessions: Vec<(Option<String>, &Vec<crate::dialogue::script::ScriptTurn>)> = if script.sessions.is_empty() {
-                vec![(script.caller.clone(), &script.turns)]
-            } else {
-                script.sessions.iter().map(|s| (s.caller.clone(), &s.turns)).collect()
-            };
+            let sessions: Vec<(Option<String>, &Vec<crate::dialogue::script::ScriptTurn>)> =
+                if script.sessions.is_empty() {
+                    vec![(script.caller.clone(), &script.turns)]
+                } else {
+                    script.sessions.iter().map(|s| (s.caller.clone(), &s.turns)).collect()
+                };
             for (caller, turns) in sessions {
-                let start = SessionStart { session_id: None, channel: Channel::Text, caller, called: None, metadata: Default::default() };
+                let start = SessionStart {
+                    session_id: None,
+                    channel: Channel::Text,
+                    caller,
+                    called: None,
+                    metadata: Default::default(),
+                };
                 let (mut session, _) = engine.start(start)?;
                 for turn in turns {
                     let input = match (&turn.caller, &turn.keys) {
-                        (Some(text), _) => CallerInput::Utterance { text: text.clone(), asr_confidence: turn.asr_confidence },
+                        (Some(text), _) => {
+                            CallerInput::Utterance { text: text.clone(), asr_confidence: turn.asr_confidence }
+                        }
                         (None, Some(keys)) => CallerInput::Digits(keys.clone()),
                         (None, None) if turn.silence => CallerInput::NoInput,
                         _ => continue,

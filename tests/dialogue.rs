@@ -35,7 +35,8 @@ fn shared() -> &'static Shared {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("helpline-dialogue-{name}-{}-{:x}", std::process::id(), fastrand::u32(..)));
+    let dir =
+        std::env::temp_dir().join(format!("helpline-dialogue-{name}-{}-{:x}", std::process::id(), fastrand::u32(..)));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -76,7 +77,8 @@ fn load_error_with_flows(flows: &str) -> String {
     }
 }
 
-const GOOD_HEAD: &str = "version: 1\nflows:\n  talk_to_agent:\n    steps:\n      - handoff: {reason: explicit_request}\n";
+const GOOD_HEAD: &str =
+    "version: 1\nflows:\n  talk_to_agent:\n    steps:\n      - handoff: {reason: explicit_request}\n";
 
 #[test]
 fn a_malformed_flow_file_is_refused_with_its_file_line_and_what_is_allowed() {
@@ -84,18 +86,22 @@ fn a_malformed_flow_file_is_refused_with_its_file_line_and_what_is_allowed() {
     assert!(unknown_key.contains("flows.yml:8"), "{unknown_key}");
     assert!(unknown_key.contains("unknown key `sya`") && unknown_key.contains("say"), "{unknown_key}");
 
-    let unknown_slot =
-        load_error_with_flows(&format!("{GOOD_HEAD}  check_balance:\n    steps:\n      - say: Your balance is {{amount}}\n"));
+    let unknown_slot = load_error_with_flows(&format!(
+        "{GOOD_HEAD}  check_balance:\n    steps:\n      - say: Your balance is {{amount}}\n"
+    ));
     assert!(unknown_slot.contains("flows.yml:8"), "{unknown_slot}");
     assert!(unknown_slot.contains("never collects or sets"), "{unknown_slot}");
 
-    let unreachable = load_error_with_flows(&format!("{GOOD_HEAD}  orphan:\n    steps:\n      - say: nobody comes here\n"));
+    let unreachable =
+        load_error_with_flows(&format!("{GOOD_HEAD}  orphan:\n    steps:\n      - say: nobody comes here\n"));
     assert!(unreachable.contains("flows.yml:6") && unreachable.contains("unreachable"), "{unreachable}");
 
-    let unknown_action = load_error_with_flows(&format!("{GOOD_HEAD}  check_balance:\n    steps:\n      - action: launch_rocket\n"));
+    let unknown_action =
+        load_error_with_flows(&format!("{GOOD_HEAD}  check_balance:\n    steps:\n      - action: launch_rocket\n"));
     assert!(unknown_action.contains("launch_rocket") && unknown_action.contains("lookup_balance"), "{unknown_action}");
 
-    let unknown_goto = load_error_with_flows(&format!("{GOOD_HEAD}  check_balance:\n    steps:\n      - goto: nowhere\n"));
+    let unknown_goto =
+        load_error_with_flows(&format!("{GOOD_HEAD}  check_balance:\n    steps:\n      - goto: nowhere\n"));
     assert!(unknown_goto.contains("no step with id `nowhere`"), "{unknown_goto}");
 
     let two_things = load_error_with_flows(&format!(
@@ -103,8 +109,9 @@ fn a_malformed_flow_file_is_refused_with_its_file_line_and_what_is_allowed() {
     ));
     assert!(two_things.contains("does one thing"), "{two_things}");
 
-    let unknown_intent =
-        load_error_with_flows(&format!("{GOOD_HEAD}  balance:\n    intent: money_please\n    steps:\n      - say: hi\n"));
+    let unknown_intent = load_error_with_flows(&format!(
+        "{GOOD_HEAD}  balance:\n    intent: money_please\n    steps:\n      - say: hi\n"
+    ));
     assert!(unknown_intent.contains("money_please") && unknown_intent.contains("check_balance"), "{unknown_intent}");
 
     let bad_condition = load_error_with_flows(&format!(
@@ -152,8 +159,10 @@ fn a_failure_elsewhere_hands_off_with_an_apology_and_the_transcript_kept() {
     let mut session = start(&engine, "+15551234567");
     engine.turn(&mut session, say("my debit card was stolen")).unwrap();
     let events = engine.fail(&mut session, "speech synthesis failed: the voice model stopped");
-    let replies: Vec<&str> =
-        events.iter().filter_map(|e| if let Event::Reply(r) = e { Some(r.text.as_str()) } else { None }).collect();
+    let replies: Vec<&str> = events
+        .iter()
+        .filter_map(|e| if let Event::Reply(r) = e { Some(r.text.as_str()) } else { None })
+        .collect();
     assert!(replies.iter().any(|r| r.contains("something went wrong")), "{replies:?}");
     let ticket = events
         .iter()
@@ -162,8 +171,16 @@ fn a_failure_elsewhere_hands_off_with_an_apology_and_the_transcript_kept() {
     assert_eq!(ticket.packet.reasons, vec![Reason::SystemError]);
     assert_eq!(ticket.packet.flow.as_deref(), Some("lost_or_stolen_card"));
     assert_eq!(ticket.packet.slots.get("card").map(String::as_str), Some("debit card ending 1234"));
-    assert!(ticket.packet.transcript.iter().any(|t| t.speaker == "caller" && t.text == "my debit card was stolen"));
-    assert!(ticket.packet.transcript.iter().any(|t| t.speaker == "system" && t.text.contains("speech synthesis failed")));
+    assert!(ticket
+        .packet
+        .transcript
+        .iter()
+        .any(|t| t.speaker == "caller" && t.text == "my debit card was stolen"));
+    assert!(ticket
+        .packet
+        .transcript
+        .iter()
+        .any(|t| t.speaker == "system" && t.text.contains("speech synthesis failed")));
     assert!(session.is_finished());
     let entry = store.queue_entry(ticket.entry.id).unwrap().expect("in the queue");
     assert_eq!(entry.packet["reasons"][0], "system_error");
@@ -201,8 +218,11 @@ fn chat_reads_turns_from_a_pipe_and_prints_one_json_event_per_line() {
     child.stdin.take().unwrap().write_all(b"my debit card was stolen\nyes\nno thanks\n").unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let events: Vec<serde_json::Value> =
-        String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let events: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect();
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(kinds.first(), Some(&"reply"), "{kinds:?}");
     assert!(kinds.contains(&"understood") && kinds.contains(&"action"), "{kinds:?}");

@@ -30,6 +30,15 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
+# grpcio-tools generates the Python client of tests/python from proto/helpline.proto at test time (the
+# end-to-end tests run it against the server). Pinned so generated code and runtime always match.
+GRPC_PACKAGES=(grpcio-tools==1.85.1 grpcio==1.85.3)
+if ! python3 -c "import grpc_tools, grpc; assert grpc.__version__ == '1.85.3'" >/dev/null 2>&1; then
+  echo "setup: installing ${GRPC_PACKAGES[*]} for the Python gRPC client test"
+  python3 -m pip install --quiet "${GRPC_PACKAGES[@]}" 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages "${GRPC_PACKAGES[@]}"
+fi
+
 echo "setup: building (release)"
 cargo build --release --locked
 

@@ -51,13 +51,13 @@ enum Command {
     Chat(cli::chat::ChatArgs),
     /// Replay scripted conversations against a line and report where they differ.
     Test(cli::chat::TestArgs),
-    /// Talk to a line by voice through the microphone and speaker (built with `--features talk`).
-    Talk(cli::talk::TalkArgs),
     /// The agents' side of hand-offs: list, claim and complete the calls waiting for a person.
     Queue {
         #[command(subcommand)]
         command: cli::queue::QueueCommand,
     },
+    /// Talk to a line by voice through the microphone and speaker (built with `--features talk`).
+    Talk(cli::talk::TalkArgs),
     /// The demo: transcribe a committed caller recording and speak a reply to it.
     Demo {
         /// Where to write the spoken reply.

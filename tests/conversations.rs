@@ -34,8 +34,9 @@ fn replay(file: &str) {
     let shared = shared();
     let path = repo("tests/conversations").join(file);
     let script = Script::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let outcome = script::run_isolated(&shared.models, &shared.encoder, &shared.line, &repo("lines/acme-bank"), &script)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let outcome =
+        script::run_isolated(&shared.models, &shared.encoder, &shared.line, &repo("lines/acme-bank"), &script)
+            .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         outcome.passed(),
         "{}:\n{}\n\nconversation:\n{}",

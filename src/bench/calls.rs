@@ -13,15 +13,16 @@ use anyhow::{bail, Context, Result};
 
 use super::{median, provenance, write_section};
 use crate::audio;
+use crate::call::Pacing;
 use crate::models::ModelDir;
-use crate::service::wire::Pacing;
 use crate::service::{self, CallPlan, CallReport, CallerTurn, ServeConfig, ServeOverrides};
 
-/// The caller turns of every benchmark call: a stolen card, its last four digits, a confirmation.
+/// The caller turns of every benchmark call (Acme Bank's sample line, a known caller): a stolen card,
+/// "yes" to the confirmation, "no, that's all" to "anything else?".
 pub const CALLER_TURNS: [&str; 3] = [
     "audio-samples/caller-stolen-card-8k.wav",
-    "audio-samples/caller-last-four-8k.wav",
     "audio-samples/caller-yes-8k.wav",
+    "audio-samples/caller-no-thanks-8k.wav",
 ];
 
 /// Gap between the starts of concurrent calls: calls arrive at random moments on a real line.
@@ -142,7 +143,13 @@ pub fn calls(models: &ModelDir, concurrency: &[usize], out: &Path) -> Result<()>
     }
     let (machine, commit) = provenance();
     let most = concurrency.iter().copied().max().unwrap_or(1);
-    let config = ServeConfig::resolve(None, ServeOverrides { max_calls: Some(most), ..Default::default() })?;
+    // A fresh store, so every run starts from the line's customers as seeded (the calls block a card).
+    let store = std::env::temp_dir().join(format!("helpline-bench-calls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&store);
+    let config = ServeConfig::resolve(
+        None,
+        ServeOverrides { max_calls: Some(most), store: Some(store.join("helpline.db")), ..Default::default() },
+    )?;
     let turns = caller_turns()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let before_load = rss_mib();
@@ -192,6 +199,7 @@ pub fn calls(models: &ModelDir, concurrency: &[usize], out: &Path) -> Result<()>
         STAGGER.as_millis(),
         rows.join("\n")
     );
+    let _ = std::fs::remove_dir_all(&store);
     write_section(out, "calls", &body)?;
     println!("wrote the calls section of {}", out.display());
     Ok(())

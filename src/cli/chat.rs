@@ -102,7 +102,9 @@ pub fn chat(models: &ModelDir, args: &ChatArgs) -> Result<()> {
         let input = match line.trim() {
             "/quit" | "/hangup" => break,
             "/silence" => CallerInput::NoInput,
-            text if text.starts_with("/keys") => CallerInput::Digits(text.trim_start_matches("/keys").trim().to_string()),
+            text if text.starts_with("/keys") => {
+                CallerInput::Digits(text.trim_start_matches("/keys").trim().to_string())
+            }
             text => CallerInput::Utterance { text: text.to_string(), asr_confidence: None },
         };
         let events = engine.turn(&mut session, input)?;
@@ -125,13 +127,21 @@ fn print_events(events: &[Event], json: bool) -> Result<()> {
         match event {
             Event::Reply(reply) => writeln!(out, "assistant: {}", reply.text)?,
             Event::Understood { parse, .. } => {
-                let intent = parse.intent.as_ref().map_or("none".to_string(), |i| format!("{} ({:.2})", i.intent, i.confidence));
+                let intent =
+                    parse.intent.as_ref().map_or("none".to_string(), |i| format!("{} ({:.2})", i.intent, i.confidence));
                 let entities: Vec<String> = parse.entities.iter().map(|e| format!("{}={}", e.kind, e.text)).collect();
-                writeln!(out, "  [understood: {intent}{}{}]", if parse.out_of_scope { ", out of scope" } else { "" }, if entities.is_empty() { String::new() } else { format!("; {}", entities.join(", ")) })?
+                writeln!(
+                    out,
+                    "  [understood: {intent}{}{}]",
+                    if parse.out_of_scope { ", out of scope" } else { "" },
+                    if entities.is_empty() { String::new() } else { format!("; {}", entities.join(", ")) }
+                )?
             }
-            Event::Action { name, ok, detail } => {
-                writeln!(out, "  [action {name}: {}]", if *ok { "ok".to_string() } else { format!("failed: {detail}") })?
-            }
+            Event::Action { name, ok, detail } => writeln!(
+                out,
+                "  [action {name}: {}]",
+                if *ok { "ok".to_string() } else { format!("failed: {detail}") }
+            )?,
             Event::Handoff(ticket) => writeln!(
                 out,
                 "  [handed off to queue {} (entry {}, position {}): {}]",
@@ -200,4 +210,3 @@ pub fn test(models: &ModelDir, args: &TestArgs) -> Result<()> {
     }
     Ok(())
 }
-

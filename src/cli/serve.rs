@@ -17,7 +17,7 @@ pub struct ServeArgs {
     /// The line directory to answer for [default: lines/acme-bank].
     #[arg(long)]
     line: Option<PathBuf>,
-    /// The SQLite database [default: var/helpline.db].
+    /// The SQLite database [default: $HELPLINE_STORE, else var/helpline.db].
     #[arg(long)]
     store: Option<PathBuf>,
     /// Calls at once; more are refused (RESOURCE_EXHAUSTED) [default: 8].

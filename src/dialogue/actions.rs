@@ -86,7 +86,10 @@ fn built_in(
             let card_id = arg("card_id")?;
             let owned = customer_or_fail()?.cards.iter().any(|c| c.id == card_id);
             if !owned {
-                return Err(ActionError::NotFound { action: name.into(), what: format!("the caller has no card {card_id}") });
+                return Err(ActionError::NotFound {
+                    action: name.into(),
+                    what: format!("the caller has no card {card_id}"),
+                });
             }
             let status = if name == "block_card" { CardStatus::Blocked } else { CardStatus::Active };
             let card = store.set_card_status(card_id, status).map_err(db)?;
@@ -118,7 +121,10 @@ fn built_in(
         "payment_due" => {
             let account = account(customer_or_fail()?, arg("account_id")?, name)?;
             let Some(due) = account.payment_due else {
-                return Err(ActionError::NotFound { action: name.into(), what: format!("account {} has no payment due", account.id) });
+                return Err(ActionError::NotFound {
+                    action: name.into(),
+                    what: format!("account {} has no payment due", account.id),
+                });
             };
             Ok(json!({
                 "due_date": day(due),

@@ -111,7 +111,9 @@ pub fn options(spec: &Spec, customer: Option<&Customer>) -> Vec<Value> {
         "credit_accounts" => customer.accounts.iter().filter(|a| a.kind == "credit").map(account_option).collect(),
         "cards" => customer.cards.iter().map(card_option).collect(),
         "active_cards" => customer.cards.iter().filter(|c| c.status == CardStatus::Active).map(card_option).collect(),
-        "inactive_cards" => customer.cards.iter().filter(|c| c.status == CardStatus::Inactive).map(card_option).collect(),
+        "inactive_cards" => {
+            customer.cards.iter().filter(|c| c.status == CardStatus::Inactive).map(card_option).collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -167,8 +169,13 @@ fn choose(parse: &Parse, options: &[Value], current: Option<&Value>, positional:
     if !positional {
         return None;
     }
-    let words: Vec<String> =
-        parse.text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(String::from).collect();
+    let words: Vec<String> = parse
+        .text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect();
     let has = |w: &str| words.iter().any(|x| x == w);
     if has("other") || has("another") {
         if let (Some(current), 2) = (current, options.len()) {

@@ -487,9 +487,11 @@ fn parse(path: &Path, text: &str) -> Result<Parsed, FaqError> {
         }
         // The answer's own sentences are matched too: they name what it is about in words the
         // questions may not use ("Labor Day", "paycheck").
-        parsed
-            .keys
-            .extend(crate::tts::split_sentences(&answer).into_iter().map(|text| Key { text, answer: index, asked: false }));
+        parsed.keys.extend(crate::tts::split_sentences(&answer).into_iter().map(|text| Key {
+            text,
+            answer: index,
+            asked: false,
+        }));
         parsed.answers.push(Answer { id, text: answer, words: HashSet::new() });
     }
 
@@ -507,9 +509,11 @@ fn parse(path: &Path, text: &str) -> Result<Parsed, FaqError> {
             }
             let index = parsed.answers.len();
             parsed.keys.push(Key { text: format!("{title}: {paragraph}"), answer: index, asked: false });
-            parsed
-                .keys
-                .extend(crate::tts::split_sentences(&paragraph).into_iter().map(|text| Key { text, answer: index, asked: false }));
+            parsed.keys.extend(crate::tts::split_sentences(&paragraph).into_iter().map(|text| Key {
+                text,
+                answer: index,
+                asked: false,
+            }));
             parsed.answers.push(Answer { id: format!("{id}#{number}"), text: paragraph, words: HashSet::new() });
         }
     }

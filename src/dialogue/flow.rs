@@ -54,9 +54,16 @@ pub struct Step {
 
 #[derive(Debug, Clone)]
 pub enum StepKind {
-    Say { text: Template, barge_in: bool },
+    Say {
+        text: Template,
+        barge_in: bool,
+    },
     Collect(Box<Collect>),
-    Action { name: String, args: Vec<(String, Template)>, on_error: OnError },
+    Action {
+        name: String,
+        args: Vec<(String, Template)>,
+        on_error: OnError,
+    },
     Set(Vec<(String, Template)>),
     /// The first branch whose condition holds jumps to its step index; none holding goes on.
     Branch(Vec<(Condition, usize)>),
@@ -64,8 +71,16 @@ pub enum StepKind {
     Flow(String),
     /// Answer the caller's last words from the knowledge base.
     Answer,
-    Handoff { target: HandoffTarget, say: Option<Template>, reason: Reason },
-    End { say: Option<Template>, outcome: super::Outcome, hang_up: bool },
+    Handoff {
+        target: HandoffTarget,
+        say: Option<Template>,
+        reason: Reason,
+    },
+    End {
+        say: Option<Template>,
+        outcome: super::Outcome,
+        hang_up: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,13 +120,14 @@ pub struct Known<'a> {
 pub fn load(path: &Path, known: &Known) -> Result<BTreeMap<String, Flow>, LineError> {
     let text = super::line::read_text(path)?;
     let at = |line: u64| SourceLocation { file: path.to_path_buf(), line: usize::try_from(line).unwrap_or(0) };
-    let file: FlowsFile = serde_saphyr::from_str(&text).map_err(|e| LineError::At {
-        location: at(e.location().map_or(0, |l| l.line())),
-        message: yaml_message(&e),
-    })?;
+    let file: FlowsFile = serde_saphyr::from_str(&text)
+        .map_err(|e| LineError::At { location: at(e.location().map_or(0, |l| l.line())), message: yaml_message(&e) })?;
     if let Some(version) = &file.version {
         if version.value != 1 {
-            return Err(LineError::at(at(version.referenced.line()), format!("version {} is not supported; write version: 1", version.value)));
+            return Err(LineError::at(
+                at(version.referenced.line()),
+                format!("version {} is not supported; write version: 1", version.value),
+            ));
         }
     }
     let specs = file.flows.0;
@@ -142,7 +158,11 @@ fn compile_flow(
             if !known.intents.contains(&intent.value) {
                 return Err(LineError::at(
                     at(intent.referenced.line()),
-                    format!("flow `{name}` is started by intent `{}`, which the NLU data does not define; intents: {}", intent.value, known.intents.join(", ")),
+                    format!(
+                        "flow `{name}` is started by intent `{}`, which the NLU data does not define; intents: {}",
+                        intent.value,
+                        known.intents.join(", ")
+                    ),
                 ));
             }
             Some(intent.value)
@@ -157,7 +177,10 @@ fn compile_flow(
     for (index, step) in spec.steps.iter().enumerate() {
         if let Some(id) = &step.value.id {
             if ids.insert(id.clone(), index).is_some() {
-                return Err(LineError::at(at(step.referenced.line()), format!("step id `{id}` is used twice in flow `{name}`")));
+                return Err(LineError::at(
+                    at(step.referenced.line()),
+                    format!("step id `{id}` is used twice in flow `{name}`"),
+                ));
             }
         }
     }
@@ -174,13 +197,19 @@ fn compile_flow(
         let step = spanned.value;
         let target = |id: &str| {
             ids.get(id).copied().ok_or_else(|| {
-                fail(format!("no step with id `{id}` in flow `{name}`; step ids: {}", ids.keys().cloned().collect::<Vec<_>>().join(", ")))
+                fail(format!(
+                    "no step with id `{id}` in flow `{name}`; step ids: {}",
+                    ids.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
             })
         };
         let when = step.when.as_deref().map(|c| check.condition(c)).transpose().map_err(&fail)?;
         let mut kinds = Vec::new();
         if let Some(text) = &step.say {
-            kinds.push(StepKind::Say { text: check.template(text).map_err(&fail)?, barge_in: step.barge_in.unwrap_or(true) });
+            kinds.push(StepKind::Say {
+                text: check.template(text).map_err(&fail)?,
+                barge_in: step.barge_in.unwrap_or(true),
+            });
         }
         if let Some(slot) = &step.collect {
             let entity = step.entity.clone().unwrap_or_else(|| FREE_TEXT.to_string());
@@ -192,17 +221,25 @@ fn compile_flow(
             }
             if let Some(source) = &step.options {
                 if !OPTION_SOURCES.contains(&source.as_str()) {
-                    return Err(fail(format!("options `{source}` is not known; allowed: {}", OPTION_SOURCES.join(", "))));
+                    return Err(fail(format!(
+                        "options `{source}` is not known; allowed: {}",
+                        OPTION_SOURCES.join(", ")
+                    )));
                 }
             }
-            let prompt = step.prompt.as_deref().ok_or_else(|| fail(format!("collect `{slot}` needs a prompt: what to ask")))?;
+            let prompt = step
+                .prompt
+                .as_deref()
+                .ok_or_else(|| fail(format!("collect `{slot}` needs a prompt: what to ask")))?;
             let prompt = check.template(prompt).map_err(&fail)?;
             let reprompt = match &step.reprompt {
                 Some(text) => check.template(text).map_err(&fail)?,
                 None => prompt.clone(),
             };
             let validate = match &step.validate {
-                Some(v) => Some((check.condition(&v.when).map_err(&fail)?, check.template(&v.otherwise).map_err(&fail)?)),
+                Some(v) => {
+                    Some((check.condition(&v.when).map_err(&fail)?, check.template(&v.otherwise).map_err(&fail)?))
+                }
                 None => None,
             };
             kinds.push(StepKind::Collect(Box::new(Collect {
@@ -218,7 +255,9 @@ fn compile_flow(
                 barge_in: step.barge_in.unwrap_or(true),
             })));
         } else if step.prompt.is_some() || step.entity.is_some() || step.options.is_some() || step.confirm.is_some() {
-            return Err(fail("prompt, reprompt, entity, options, confirm, validate and none belong to a collect step".into()));
+            return Err(fail(
+                "prompt, reprompt, entity, options, confirm, validate and none belong to a collect step".into(),
+            ));
         }
         if let Some(action) = &step.action {
             if !known.actions.contains(action) {
@@ -228,16 +267,26 @@ fn compile_flow(
                 )));
             }
             let args = step.args.clone().unwrap_or_default();
-            let args = args.into_iter().map(|(k, v)| Ok((k, check.template(&v)?))).collect::<Result<_, String>>().map_err(&fail)?;
+            let args = args
+                .into_iter()
+                .map(|(k, v)| Ok((k, check.template(&v)?)))
+                .collect::<Result<_, String>>()
+                .map_err(&fail)?;
             let on_error = match step.on_error.as_deref() {
                 None | Some("handoff") => OnError::Handoff,
                 Some("continue") => OnError::Continue,
-                Some(other) => return Err(fail(format!("on_error `{other}` is not known; allowed: handoff, continue"))),
+                Some(other) => {
+                    return Err(fail(format!("on_error `{other}` is not known; allowed: handoff, continue")))
+                }
             };
             kinds.push(StepKind::Action { name: action.clone(), args, on_error });
         }
         if let Some(set) = &step.set {
-            let pairs = set.iter().map(|(k, v)| Ok((k.clone(), check.template(v)?))).collect::<Result<_, String>>().map_err(&fail)?;
+            let pairs = set
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), check.template(v)?)))
+                .collect::<Result<_, String>>()
+                .map_err(&fail)?;
             kinds.push(StepKind::Set(pairs));
         }
         if let Some(branches) = &step.branch {
@@ -252,7 +301,10 @@ fn compile_flow(
         }
         if let Some(other) = &step.flow {
             if !flow_names.contains(other) {
-                return Err(fail(format!("flow `{other}` does not exist; flows: {}", flow_names.iter().cloned().collect::<Vec<_>>().join(", "))));
+                return Err(fail(format!(
+                    "flow `{other}` does not exist; flows: {}",
+                    flow_names.iter().cloned().collect::<Vec<_>>().join(", ")
+                )));
             }
             kinds.push(StepKind::Flow(other.clone()));
         }
@@ -265,17 +317,26 @@ fn compile_flow(
         if let Some(h) = &step.handoff {
             let reason = match h.reason.as_deref() {
                 None => Reason::FlowHandoff,
-                Some(r) => serde_json::from_value(serde_json::Value::String(r.into()))
-                    .map_err(|_| fail(format!("hand-off reason `{r}` is not known; see handoff::Reason (e.g. flow_handoff, explicit_request)")))?,
+                Some(r) => serde_json::from_value(serde_json::Value::String(r.into())).map_err(|_| {
+                    fail(format!(
+                        "hand-off reason `{r}` is not known; see handoff::Reason (e.g. flow_handoff, explicit_request)"
+                    ))
+                })?,
             };
             let target = HandoffTarget { queue: h.queue.clone(), skill: h.skill.clone(), priority: h.priority };
-            kinds.push(StepKind::Handoff { target, say: h.say.as_deref().map(|t| check.template(t)).transpose().map_err(&fail)?, reason });
+            kinds.push(StepKind::Handoff {
+                target,
+                say: h.say.as_deref().map(|t| check.template(t)).transpose().map_err(&fail)?,
+                reason,
+            });
         }
         if let Some(end) = &step.end {
             let outcome = match end.outcome.as_deref() {
                 None | Some("resolved") => super::Outcome::Resolved,
                 Some("abandoned") => super::Outcome::Abandoned,
-                Some(other) => return Err(fail(format!("end outcome `{other}` is not known; allowed: resolved, abandoned"))),
+                Some(other) => {
+                    return Err(fail(format!("end outcome `{other}` is not known; allowed: resolved, abandoned")))
+                }
             };
             let say = end.say.as_deref().map(|t| check.template(t)).transpose().map_err(&fail)?;
             kinds.push(StepKind::End { say, outcome, hang_up: end.hang_up.unwrap_or(false) });
@@ -283,11 +344,16 @@ fn compile_flow(
         let kind = match kinds.len() {
             1 => kinds.pop().expect("one kind"),
             0 => return Err(fail(format!("a step must do one thing; write one of: {STEP_KINDS}"))),
-            _ => return Err(fail(format!("a step does one thing, this one does {}; split it into steps", kinds.len()))),
+            _ => {
+                return Err(fail(format!("a step does one thing, this one does {}; split it into steps", kinds.len())))
+            }
         };
         steps.push(Step { id: step.id, when, kind, location });
     }
-    let handoff = spec.handoff.map(|h| HandoffTarget { queue: h.queue, skill: h.skill, priority: h.priority }).unwrap_or_default();
+    let handoff = spec
+        .handoff
+        .map(|h| HandoffTarget { queue: h.queue, skill: h.skill, priority: h.priority })
+        .unwrap_or_default();
     let description = spec.description.unwrap_or_else(|| name.replace('_', " "));
     Ok(Flow { name: name.to_string(), description, intent, handoff, steps, location })
 }
@@ -323,7 +389,10 @@ impl Checker<'_> {
         if root == "profile" {
             if let Some(field) = parts.next() {
                 if !PROFILE_FIELDS.contains(&field) {
-                    return Err(format!("`{path}`: the profile has no field `{field}`; fields: {}", PROFILE_FIELDS.join(", ")));
+                    return Err(format!(
+                        "`{path}`: the profile has no field `{field}`; fields: {}",
+                        PROFILE_FIELDS.join(", ")
+                    ));
                 }
             }
             return Ok(());
@@ -334,7 +403,11 @@ impl Checker<'_> {
         Err(format!(
             "`{{{path}}}` names slot `{root}`, which flow `{}` never collects or sets (its slots: {}); other names: {}",
             self.flow,
-            if self.slots.is_empty() { "none".to_string() } else { self.slots.iter().cloned().collect::<Vec<_>>().join(", ") },
+            if self.slots.is_empty() {
+                "none".to_string()
+            } else {
+                self.slots.iter().cloned().collect::<Vec<_>>().join(", ")
+            },
             SCOPE_ROOTS.iter().map(|r| format!("{r}.*")).collect::<Vec<_>>().join(", ")
         ))
     }
@@ -351,7 +424,10 @@ fn check_reachable(flows: &BTreeMap<String, Flow>, known: &Known) -> Result<(), 
         })
         .collect();
     for flow in flows.values() {
-        if flow.intent.is_none() && !called.contains(flow.name.as_str()) && !known.started_elsewhere.contains(&flow.name) {
+        if flow.intent.is_none()
+            && !called.contains(flow.name.as_str())
+            && !known.started_elsewhere.contains(&flow.name)
+        {
             return Err(LineError::at(
                 flow.location.clone(),
                 format!(

@@ -254,7 +254,10 @@ impl Line {
                 if !BUILT_IN_ACTIONS.contains(&fallback.as_str()) {
                     return Err(LineError::at(
                         at(0),
-                        format!("action `{name}`: fallback `{fallback}` is not a built-in action; built in: {}", BUILT_IN_ACTIONS.join(", ")),
+                        format!(
+                            "action `{name}`: fallback `{fallback}` is not a built-in action; built in: {}",
+                            BUILT_IN_ACTIONS.join(", ")
+                        ),
                     ));
                 }
             }
@@ -269,18 +272,32 @@ impl Line {
         let action_names: BTreeSet<String> =
             BUILT_IN_ACTIONS.iter().map(|a| a.to_string()).chain(actions.keys().cloned()).collect();
         let started_elsewhere: BTreeSet<String> = spec.followups.topics.values().cloned().collect();
-        let known = Known { intents: &intents, entity_kinds: &entity_kinds, actions: &action_names, started_elsewhere: &started_elsewhere };
+        let known = Known {
+            intents: &intents,
+            entity_kinds: &entity_kinds,
+            actions: &action_names,
+            started_elsewhere: &started_elsewhere,
+        };
         let flows = flow::load(&dir.join(&spec.flows), &known)?;
         for target in &started_elsewhere {
             if !flows.contains_key(target) {
-                return Err(LineError::at(at(0), format!("followups name flow `{target}`, which the flows file does not define")));
+                return Err(LineError::at(
+                    at(0),
+                    format!("followups name flow `{target}`, which the flows file does not define"),
+                ));
             }
         }
         let flow_for_intent: BTreeMap<String, String> =
             flows.values().filter_map(|f| f.intent.clone().map(|i| (i, f.name.clone()))).collect();
         for intent in &intents {
-            if !flow_for_intent.contains_key(intent) && !GLOBAL_INTENTS.contains(&intent.as_str()) && intent != nlu::data::OUT_OF_SCOPE {
-                tracing::warn!("{}: intent `{intent}` starts no flow; callers asking for it get the FAQ or a rephrase", path.display());
+            if !flow_for_intent.contains_key(intent)
+                && !GLOBAL_INTENTS.contains(&intent.as_str())
+                && intent != nlu::data::OUT_OF_SCOPE
+            {
+                tracing::warn!(
+                    "{}: intent `{intent}` starts no flow; callers asking for it get the FAQ or a rephrase",
+                    path.display()
+                );
             }
         }
         let customers = spec.customers.map(|c| dir.join(c));
@@ -308,7 +325,8 @@ fn add_faq_examples(training: &mut TrainingData, faq: &KnowledgeBase, file: &Pat
         return;
     }
     let known: BTreeSet<String> = training.examples.iter().map(|e| nlu::data::normalize(&e.text)).collect();
-    let questions: Vec<String> = faq.questions().filter(|q| !known.contains(&nlu::data::normalize(q))).map(String::from).collect();
+    let questions: Vec<String> =
+        faq.questions().filter(|q| !known.contains(&nlu::data::normalize(q))).map(String::from).collect();
     for text in questions {
         training.examples.push(nlu::data::Example {
             text,

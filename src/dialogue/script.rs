@@ -160,21 +160,24 @@ impl Script {
             .map_err(|e| ScriptError::File { path: path.into(), message: format!("cannot read: {e}") })?;
         let script: Script = serde_saphyr::from_str(&text).map_err(|e| ScriptError::File {
             path: path.into(),
-            message: format!(
-                "line {}: {}",
-                e.location().map_or(0, |l| l.line()),
-                crate::nlu::data::yaml_message(&e)
-            ),
+            message: format!("line {}: {}", e.location().map_or(0, |l| l.line()), crate::nlu::data::yaml_message(&e)),
         })?;
         if script.turns.is_empty() == script.sessions.is_empty() {
-            return Err(ScriptError::File { path: path.into(), message: "write either `turns:` or `sessions:`".into() });
+            return Err(ScriptError::File {
+                path: path.into(),
+                message: "write either `turns:` or `sessions:`".into(),
+            });
         }
         Ok(script)
     }
 
     fn sessions(&self) -> Vec<ScriptSession> {
         if self.sessions.is_empty() {
-            vec![ScriptSession { caller: self.caller.clone(), turns: self.turns.clone(), handoff: self.handoff.clone() }]
+            vec![ScriptSession {
+                caller: self.caller.clone(),
+                turns: self.turns.clone(),
+                handoff: self.handoff.clone(),
+            }]
         } else {
             self.sessions.clone()
         }
@@ -232,7 +235,11 @@ impl FakeServer {
                     let _ = reader.read_exact(&mut body);
                     std::thread::sleep(Duration::from_millis(response.delay_ms));
                     let payload = response.body.clone().unwrap_or_else(|| {
-                        if response.status < 300 { r#"{"ticket_id": "EXT-1001"}"#.into() } else { r#"{"error": "unavailable"}"#.into() }
+                        if response.status < 300 {
+                            r#"{"ticket_id": "EXT-1001"}"#.into()
+                        } else {
+                            r#"{"error": "unavailable"}"#.into()
+                        }
                     });
                     let _ = write!(
                         stream,
@@ -274,7 +281,9 @@ pub fn run(engine: &Engine, script: &Script) -> Outcome {
         for (number, turn) in session_script.turns.iter().enumerate() {
             let at = format!("{label}turn {}", number + 1);
             let input = match (&turn.caller, &turn.keys, turn.silence) {
-                (Some(text), None, false) => Some(CallerInput::Utterance { text: text.clone(), asr_confidence: turn.asr_confidence }),
+                (Some(text), None, false) => {
+                    Some(CallerInput::Utterance { text: text.clone(), asr_confidence: turn.asr_confidence })
+                }
                 (None, Some(keys), false) => Some(CallerInput::Digits(keys.clone())),
                 (None, None, true) => Some(CallerInput::NoInput),
                 (None, None, false) => None,
@@ -333,7 +342,8 @@ pub fn run_isolated(
     let dir = std::env::temp_dir().join(format!("helpline-script-{}-{:08x}", std::process::id(), fastrand::u32(..)));
     let servers = servers_for(script)?;
     let line = line_for(script, shared, &servers, |urls| Line::load_with(line_dir, encoder.clone(), models, urls))?;
-    let store = crate::store::SqliteStore::open(&dir.join("helpline.db")).map_err(|e| ScriptError::Setup(e.to_string()))?;
+    let store =
+        crate::store::SqliteStore::open(&dir.join("helpline.db")).map_err(|e| ScriptError::Setup(e.to_string()))?;
     if let Some(customers) = &line.customers {
         crate::store::seed(&store, customers).map_err(|e| ScriptError::Setup(e.to_string()))?;
     }
@@ -350,7 +360,8 @@ pub fn servers_for(script: &Script) -> Result<BTreeMap<String, FakeServer>, Scri
         .webhooks
         .iter()
         .map(|(action, response)| {
-            let server = FakeServer::start(response.clone()).map_err(|e| ScriptError::Setup(format!("test server for {action}: {e}")))?;
+            let server = FakeServer::start(response.clone())
+                .map_err(|e| ScriptError::Setup(format!("test server for {action}: {e}")))?;
             Ok((action.clone(), server))
         })
         .collect()
@@ -388,16 +399,24 @@ fn log_events(transcript: &mut Vec<String>, events: &[Event]) {
                 parse.intent.as_ref().map_or("(none)".to_string(), |i| format!("{} {:.2}", i.intent, i.confidence)),
                 if parse.out_of_scope { "out of scope" } else { "" }
             )),
-            Event::Action { name, ok, .. } => transcript.push(format!("  action {name}: {}", if *ok { "ok" } else { "failed" })),
-            Event::Handoff(t) => transcript.push(format!("  hand-off to {} (position {:?}): {}", t.entry.queue, t.entry.position, t.packet.summary)),
+            Event::Action { name, ok, .. } => {
+                transcript.push(format!("  action {name}: {}", if *ok { "ok" } else { "failed" }))
+            }
+            Event::Handoff(t) => transcript.push(format!(
+                "  hand-off to {} (position {:?}): {}",
+                t.entry.queue, t.entry.position, t.packet.summary
+            )),
             Event::Ended { outcome, reason } => transcript.push(format!("  ended: {} ({reason})", outcome.as_str())),
         }
     }
 }
 
 fn check_turn(at: &str, expect: &Expect, events: &[Event], session: &super::Session, failures: &mut Vec<String>) {
-    let replies: String =
-        events.iter().filter_map(|e| if let Event::Reply(r) = e { Some(r.text.as_str()) } else { None }).collect::<Vec<_>>().join(" ");
+    let replies: String = events
+        .iter()
+        .filter_map(|e| if let Event::Reply(r) = e { Some(r.text.as_str()) } else { None })
+        .collect::<Vec<_>>()
+        .join(" ");
     let lower = replies.to_lowercase();
     for wanted in &expect.says {
         if !lower.contains(&wanted.to_lowercase()) {
@@ -411,11 +430,16 @@ fn check_turn(at: &str, expect: &Expect, events: &[Event], session: &super::Sess
     }
     if let Some(intent) = &expect.intent {
         let got = events.iter().find_map(|e| match e {
-            Event::Understood { parse, .. } => Some(parse.intent.as_ref().map(|i| i.intent.clone()).unwrap_or_else(|| "none".into())),
+            Event::Understood { parse, .. } => {
+                Some(parse.intent.as_ref().map(|i| i.intent.clone()).unwrap_or_else(|| "none".into()))
+            }
             _ => None,
         });
         if got.as_deref() != Some(intent.as_str()) {
-            failures.push(format!("{at}: expected intent {intent}; got {}", got.unwrap_or_else(|| "no understanding".into())));
+            failures.push(format!(
+                "{at}: expected intent {intent}; got {}",
+                got.unwrap_or_else(|| "no understanding".into())
+            ));
         }
     }
     for (slot, value) in &expect.slots {
@@ -444,7 +468,13 @@ fn check_turn(at: &str, expect: &Expect, events: &[Event], session: &super::Sess
     }
     let reasons: Vec<String> = events
         .iter()
-        .filter_map(|e| if let Event::Handoff(t) = e { Some(t.packet.reasons.iter().map(|r| r.as_str().to_string()).collect::<Vec<_>>()) } else { None })
+        .filter_map(|e| {
+            if let Event::Handoff(t) = e {
+                Some(t.packet.reasons.iter().map(|r| r.as_str().to_string()).collect::<Vec<_>>())
+            } else {
+                None
+            }
+        })
         .flatten()
         .collect();
     for reason in &expect.handoff {
@@ -453,9 +483,15 @@ fn check_turn(at: &str, expect: &Expect, events: &[Event], session: &super::Sess
         }
     }
     if let Some(outcome) = &expect.ended {
-        let got = events.iter().find_map(|e| if let Event::Ended { outcome, .. } = e { Some(outcome.as_str()) } else { None });
+        let got =
+            events
+                .iter()
+                .find_map(|e| if let Event::Ended { outcome, .. } = e { Some(outcome.as_str()) } else { None });
         if got != Some(outcome.as_str()) {
-            failures.push(format!("{at}: expected the session to end {outcome}; {}", got.map_or("it did not end".into(), |g| format!("it ended {g}"))));
+            failures.push(format!(
+                "{at}: expected the session to end {outcome}; {}",
+                got.map_or("it did not end".into(), |g| format!("it ended {g}"))
+            ));
         }
     }
 }
@@ -517,6 +553,10 @@ fn check_handoff(label: &str, expected: &ExpectHandoff, ticket: &HandoffTicket, 
         fail("a caller turn in the transcript has no sentiment".into());
     }
     if packet.sentiment_trend.len() > caller_turns.len() {
-        fail(format!("sentiment trend has {} points for {} caller turns", packet.sentiment_trend.len(), caller_turns.len()));
+        fail(format!(
+            "sentiment trend has {} points for {} caller turns",
+            packet.sentiment_trend.len(),
+            caller_turns.len()
+        ));
     }
 }

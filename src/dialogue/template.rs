@@ -55,7 +55,12 @@ impl Template {
                     }
                     parts.push(Part::Hole(path));
                 }
-                '}' => return Err(format!("unmatched '}}' at character {} of \"{source}\"; write }}}} for a brace", at + 1)),
+                '}' => {
+                    return Err(format!(
+                        "unmatched '}}' at character {} of \"{source}\"; write }}}} for a brace",
+                        at + 1
+                    ))
+                }
                 c => text.push(c),
             }
         }

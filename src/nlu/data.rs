@@ -579,7 +579,12 @@ fn parse_jsonl_line(line: &str) -> Result<(String, String), String> {
 
 /// Intent and entity type names end up in flows, reports and model files: keep them plain.
 /// Only names written in YAML are checked; JSONL labels are taken as published.
-pub(crate) fn check_name(name: &str, kind: &'static str, allow_oos: bool, location: &SourceLocation) -> Result<(), DataError> {
+pub(crate) fn check_name(
+    name: &str,
+    kind: &'static str,
+    allow_oos: bool,
+    location: &SourceLocation,
+) -> Result<(), DataError> {
     let reason = if name.is_empty() {
         "it is empty".to_string()
     } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {

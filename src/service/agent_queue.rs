@@ -48,8 +48,8 @@ pub fn store_status(error: StoreError) -> Status {
     match &error {
         StoreError::NotFound { .. } => Status::not_found(error.to_string()),
         StoreError::QueueState { .. } => Status::failed_precondition(error.to_string()),
-        StoreError::Conflict { .. } => Status::aborted(error.to_string()),
         StoreError::Invalid { .. } => Status::invalid_argument(error.to_string()),
+        StoreError::Conflict { .. } => Status::aborted(error.to_string()),
         StoreError::Open { .. } | StoreError::Corrupt { .. } | StoreError::TooNew { .. } | StoreError::Database(_) => {
             Status::internal(error.to_string())
         }

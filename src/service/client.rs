@@ -15,8 +15,9 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::proto as pb;
-use super::wire::{self, Pacing};
+use super::wire;
 use crate::audio::{frames, Audio, AudioError, Encoding};
+use crate::call::Pacing;
 use crate::call::{EndReason, TurnTiming};
 
 /// One thing the caller does.

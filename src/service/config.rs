@@ -14,7 +14,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// The line directory (flows, intents, prompts) the server answers for.
     pub line: PathBuf,
-    /// The SQLite database: customers, sessions, call records, the agents' queue.
+    /// The SQLite database: customers, sessions, call records, the agents' queue ($HELPLINE_STORE, else
+    /// var/helpline.db).
     pub store: PathBuf,
     /// Calls at once; more are refused with RESOURCE_EXHAUSTED rather than slowing every call down.
     pub max_calls: usize,
@@ -33,7 +34,7 @@ impl Default for ServeConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             line: PathBuf::from("lines/acme-bank"),
-            store: PathBuf::from("var/helpline.db"),
+            store: crate::store::default_path(),
             max_calls: DEFAULT_MAX_CALLS,
             workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             asr_model: "tiny.en".into(),

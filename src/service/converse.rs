@@ -21,7 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::proto as pb;
-use super::wire::{self, Opening, PaceMeter, Pacing, WireError};
+use super::wire::{self, Opening, WireError};
 use crate::call::{CallError, CallInput, CallOutput, CallSetup, EndReason, Switchboard};
 
 /// What runs a call behind the wire. The [`Switchboard`] in production; the wire's own tests run a
@@ -114,7 +114,7 @@ impl<R: CallRunner> pb::phone_line_server::PhoneLine for PhoneLineService<R> {
         request: Request<Streaming<pb::CallerMessage>>,
     ) -> Result<Response<Self::ConverseStream>, Status> {
         let mut inbound = request.into_inner();
-        let Opening { setup, pacing } = self.opening(&mut inbound).await?;
+        let Opening { setup } = self.opening(&mut inbound).await?;
         let started = Instant::now();
         self.runner.check_setup(&setup).map_err(|error| match error {
             CallError::Unsupported(reason) => WireError::Refused(reason).status(),
@@ -127,7 +127,7 @@ impl<R: CallRunner> pb::phone_line_server::PhoneLine for PhoneLineService<R> {
                 self.max_calls
             ))
         })?;
-        tracing::info!(call = %setup.call_id, encoding = ?setup.encoding, rate = setup.sample_rate, ?pacing, "call set up");
+        tracing::info!(call = %setup.call_id, encoding = ?setup.encoding, rate = setup.sample_rate, pacing = ?setup.pacing, "call set up");
 
         let (inputs, call_inputs) = mpsc::channel(CHANNEL_DEPTH);
         let (call_outputs, outputs) = mpsc::channel(CHANNEL_DEPTH);
@@ -135,9 +135,7 @@ impl<R: CallRunner> pb::phone_line_server::PhoneLine for PhoneLineService<R> {
         let hang_up_id = Arc::new(Mutex::new(None));
         let reader = Reader {
             setup: setup.clone(),
-            pacing,
             started,
-            meter: PaceMeter::default(),
             next_sequence: None,
             hung_up: false,
             hang_up_id: hang_up_id.clone(),
@@ -202,9 +200,7 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
 /// The platform's side of one call: checks each message and passes it to the call.
 struct Reader {
     setup: CallSetup,
-    pacing: Pacing,
     started: Instant,
-    meter: PaceMeter,
     /// The sequence number the next audio chunk should carry, to log lost or reordered packets.
     next_sequence: Option<u64>,
     hung_up: bool,
@@ -233,7 +229,7 @@ impl Reader {
                 Ok(Some(message)) => {
                     let id = message.client_message_id;
                     match self.check(message.message) {
-                        Ok(Some(input)) => {
+                        Ok(input) => {
                             if input == CallInput::HangUp {
                                 self.hung_up = true;
                                 if let Ok(mut slot) = self.hang_up_id.lock() {
@@ -244,7 +240,6 @@ impl Reader {
                                 break; // the call has ended; nothing more to pass on
                             }
                         }
-                        Ok(None) => {}
                         Err(error) => self.report(id, &error).await,
                     }
                 }
@@ -265,26 +260,20 @@ impl Reader {
         // Dropping `inputs` here tells the call the platform is gone (unless it already hung up).
     }
 
-    /// A message as the call's input; Ok(None) for an audio chunk dropped for pacing after reporting.
-    fn check(&mut self, message: Option<pb::caller_message::Message>) -> Result<Option<CallInput>, WireError> {
+    /// A message as the call's input.
+    fn check(&mut self, message: Option<pb::caller_message::Message>) -> Result<CallInput, WireError> {
         let message = message.ok_or(WireError::EmptyMessage)?;
         if self.hung_up {
             return Err(WireError::AfterHangUp { got: wire::kind_name(&message) });
         }
         if let pb::caller_message::Message::Audio(chunk) = &message {
-            let length = wire::check_chunk(chunk, &self.setup)?;
+            wire::check_chunk(chunk)?;
             if let Some(expected) = self.next_sequence.filter(|expected| *expected != chunk.sequence) {
                 tracing::debug!(call = %self.setup.call_id, expected, got = chunk.sequence, "audio chunk out of sequence");
             }
             self.next_sequence = Some(chunk.sequence.wrapping_add(1));
-            if self.pacing == Pacing::Realtime {
-                self.meter.admit(Instant::now(), length).map_err(|ahead| WireError::TooFast {
-                    sequence: chunk.sequence,
-                    ahead_ms: ahead.as_millis() as u64,
-                })?;
-            }
         }
-        wire::call_input(message).map(Some)
+        wire::call_input(message)
     }
 
     fn at_ms(&self) -> u64 {

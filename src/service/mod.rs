@@ -44,8 +44,8 @@ pub enum ServiceError {
     Config(#[from] ConfigError),
     #[error("cannot create the database folder {path}: {source}")]
     StoreFolder { path: PathBuf, source: std::io::Error },
-    #[error("no store is available for {path}: the SQLite store is not part of this build yet")]
-    NoStore { path: PathBuf },
+    #[error("cannot seed the store with the line's customers: {0}")]
+    Seed(#[from] crate::store::SeedError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("cannot load the sentence encoder: {0}")]

@@ -64,13 +64,14 @@ fn open_store(path: &Path, line: &Path) -> Result<Arc<dyn Store>, ServiceError> 
         std::fs::create_dir_all(folder)
             .map_err(|source| ServiceError::StoreFolder { path: folder.to_path_buf(), source })?;
     }
+    let store: Arc<dyn Store> = Arc::new(crate::store::SqliteStore::open(path)?);
+    // Re-seeding on every start is safe (customers are upserted) and keeps the sample line's customers
+    // as the line's files describe them.
     let customers = line.join("customers.yml");
-    // TODO(lead): the SQLite store lands from the store branch: replace this with
-    //   let store: Arc<dyn Store> = Arc::new(crate::store::SqliteStore::open(path)?);
-    //   if customers.is_file() { crate::store::seed(store.as_ref(), &customers)?; }
-    //   Ok(store)
-    let _ = customers;
-    Err(ServiceError::NoStore { path: path.to_path_buf() })
+    if customers.is_file() {
+        crate::store::seed(store.as_ref(), &customers)?;
+    }
+    Ok(store)
 }
 
 /// A server listening and serving; stop it with [`RunningServer::shutdown`].

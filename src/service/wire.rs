@@ -1,27 +1,24 @@
-//! Protobuf ↔ call: the checks every platform message passes before it reaches the call, and the
-//! translation of the call's [`CallOutput`]s into [`pb::AssistantMessage`]s. Pure functions and one small
-//! pacing meter; no I/O, so every rule here is unit-tested without a server.
+//! Protobuf ↔ call: the shape checks every platform message passes before it reaches the call, and the
+//! translation of the call's [`CallOutput`]s into [`pb::AssistantMessage`]s. Pure functions, no I/O.
+//!
+//! What needs the call's own knowledge stays in the call, checked once there: the sample rate it can
+//! take (`Switchboard::check_setup`), chunk lengths against the encoding and rate, and real-time pacing
+//! (`call::inputs`). Those problems reach the platform as the call's in-stream errors. Keypad keys are
+//! checked here with the call's own parser, so the error can echo the message id.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use super::proto as pb;
 use crate::audio::Encoding;
-use crate::call::{CallInput, CallOutput, CallSetup, EndReason, ErrorCode, TurnTiming};
+use crate::call::dtmf::{parse_keys, DtmfError};
+use crate::call::{CallInput, CallOutput, CallSetup, EndReason, ErrorCode, Pacing, TurnTiming};
 use crate::dialogue::Channel;
 use crate::nlu::entities::EntityValue;
 use crate::nlu::Parse;
 
-/// Rates a call may use: narrowband telephony and wideband (HD voice). The recogniser runs at 16 kHz and
-/// the voice model at 22.05 kHz; both convert from these exactly, and nothing else reaches a phone line.
-pub const SAMPLE_RATES: [u32; 2] = [8_000, 16_000];
-
-/// Longest audio chunk accepted. Platforms send 20 ms; one second bounds what a single message can make
-/// the server buffer, and a caller's barge-in is never noticed later than one chunk.
-pub const MAX_CHUNK: Duration = Duration::from_secs(1);
-
-/// Digits a telephone keypad sends (RFC 4733 events 0-15).
-pub const DTMF_KEYS: &str = "0123456789*#ABCD";
+/// The rate a text call gets when its set-up names none: it carries no audio, but the call's face wants
+/// one, and narrowband telephony is the least surprising.
+const TEXT_CALL_RATE: u32 = 8_000;
 
 /// A message the platform should not have sent. The set-up kinds end the stream with a gRPC status
 /// before the call starts; the others are reported in the stream and the message is dropped.
@@ -38,35 +35,13 @@ pub enum WireError {
     NoEncoding,
     #[error("CallSetup.{field} has the unknown value {value}; {allowed}")]
     UnknownEnum { field: &'static str, value: i32, allowed: &'static str },
-    #[error(
-        "CallSetup.sample_rate_hz is {rate}; this service takes 8000 (telephony) or 16000 (wideband), \
-         for the caller's audio and the replies alike"
-    )]
-    BadRate { rate: u32 },
     #[error("the call was refused: {0}")]
     Refused(String),
 
     #[error("AudioChunk {sequence} is empty; send the caller's audio in 20 ms chunks")]
     EmptyChunk { sequence: u64 },
-    #[error(
-        "AudioChunk {sequence} has {len} bytes; LINEAR16 audio is 2 bytes a sample, so a chunk must have an even \
-         number of bytes (was the encoding meant to be mu-law or A-law?); the chunk was dropped"
-    )]
-    OddChunk { sequence: u64, len: usize },
-    #[error(
-        "AudioChunk {sequence} holds {ms} ms of audio; at most 1000 ms a chunk (20 ms is usual); the chunk was \
-         dropped, split it and send it again"
-    )]
-    LongChunk { sequence: u64, ms: u64 },
-    #[error(
-        "AudioChunk {sequence} arrived {ahead_ms} ms ahead of real time on a PACING_REALTIME call; the chunk was \
-         dropped. Send audio as it is spoken, or open the call with pacing PACING_FAST for recordings"
-    )]
-    TooFast { sequence: u64, ahead_ms: u64 },
-    #[error("Dtmf.digits is empty; send the keys pressed, from 0-9 * # A-D")]
-    EmptyDtmf,
-    #[error("Dtmf.digits {digits:?} has {key:?}, which is not a keypad key; keys are 0-9 * # A B C D")]
-    BadDtmf { digits: String, key: char },
+    #[error("Dtmf.digits: {0}")]
+    Dtmf(#[from] DtmfError),
     #[error("TextTurn.text is empty; send what the caller wrote")]
     EmptyText,
     #[error("a call has one CallSetup, sent first; this one was ignored")]
@@ -78,12 +53,9 @@ pub enum WireError {
 }
 
 impl WireError {
-    /// The in-stream error code of a per-message problem.
+    /// The in-stream error code of a per-message problem: always the platform's mistake.
     pub fn code(&self) -> ErrorCode {
-        match self {
-            Self::TooFast { .. } => ErrorCode::TooFast,
-            _ => ErrorCode::InvalidInput,
-        }
+        ErrorCode::InvalidInput
     }
 
     /// The gRPC status of a problem that keeps the call from starting.
@@ -105,14 +77,10 @@ pub fn kind_name(message: &pb::caller_message::Message) -> &'static str {
     }
 }
 
-/// How fast a call's audio may arrive (the call's own `Pacing`, which `CallSetup` carries).
-pub use crate::call::Pacing;
-
-/// A checked set-up: the call's and the wire's own settings.
+/// A checked set-up.
 #[derive(Debug, Clone)]
 pub struct Opening {
     pub setup: CallSetup,
-    pub pacing: Pacing,
 }
 
 /// Check a `CallSetup` and turn it into the call's set-up. A text call may leave the audio unset (it
@@ -155,9 +123,8 @@ pub fn opening(setup: pb::CallSetup, make_call_id: impl FnOnce() -> String) -> R
         }
     };
     let sample_rate = match setup.sample_rate_hz {
-        0 if channel == Channel::Text => SAMPLE_RATES[0],
-        rate if SAMPLE_RATES.contains(&rate) => rate,
-        rate => return Err(WireError::BadRate { rate }),
+        0 if channel == Channel::Text => TEXT_CALL_RATE,
+        rate => rate,
     };
     let non_empty = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
     let call_id = non_empty(setup.call_id).unwrap_or_else(make_call_id);
@@ -172,40 +139,21 @@ pub fn opening(setup: pb::CallSetup, make_call_id: impl FnOnce() -> String) -> R
             metadata: setup.metadata.into_iter().collect::<BTreeMap<_, _>>(),
             pacing,
         },
-        pacing,
     })
 }
 
-/// Check one audio chunk against the call's encoding and rate; its length in audio time when good.
-pub fn check_chunk(chunk: &pb::AudioChunk, setup: &CallSetup) -> Result<Duration, WireError> {
-    let sequence = chunk.sequence;
-    let len = chunk.audio.len();
-    if len == 0 {
-        return Err(WireError::EmptyChunk { sequence });
+/// Check one audio chunk's shape: it carries audio. (Its length against the encoding and rate, and its
+/// pace, are the call's to check.)
+pub fn check_chunk(chunk: &pb::AudioChunk) -> Result<(), WireError> {
+    if chunk.audio.is_empty() {
+        return Err(WireError::EmptyChunk { sequence: chunk.sequence });
     }
-    let width = setup.encoding.bytes_per_sample();
-    if !len.is_multiple_of(width) {
-        return Err(WireError::OddChunk { sequence, len });
-    }
-    let samples = (len / width) as u64;
-    let duration = Duration::from_micros(samples * 1_000_000 / u64::from(setup.sample_rate.max(1)));
-    if duration > MAX_CHUNK {
-        return Err(WireError::LongChunk { sequence, ms: duration.as_millis() as u64 });
-    }
-    Ok(duration)
+    Ok(())
 }
 
-/// Check keypad digits: not empty, each one a keypad key (letters in either case).
+/// Check keypad digits with the call's own parser (surrounding spaces ignored, letters in either case).
 pub fn check_dtmf(digits: &str) -> Result<String, WireError> {
-    let digits = digits.trim();
-    if digits.is_empty() {
-        return Err(WireError::EmptyDtmf);
-    }
-    let upper = digits.to_ascii_uppercase();
-    if let Some(key) = upper.chars().find(|c| !DTMF_KEYS.contains(*c)) {
-        return Err(WireError::BadDtmf { digits: digits.to_string(), key });
-    }
-    Ok(upper)
+    Ok(parse_keys(digits.trim())?)
 }
 
 /// Turn one checked caller message into the call's input (set-up and errors are the caller's concern).
@@ -219,42 +167,6 @@ pub fn call_input(message: pb::caller_message::Message) -> Result<CallInput, Wir
         Message::Text(text) => Ok(CallInput::Text(text.text)),
         Message::PlaybackFinished(done) => Ok(CallInput::PlaybackFinished { reply_id: done.reply_id }),
         Message::HangUp(_) => Ok(CallInput::HangUp),
-    }
-}
-
-/// How far a REALTIME call's audio may run ahead of the wall clock. Real platforms send a 20 ms packet
-/// every 20 ms, but jitter buffers, retransmits and a busy client let packets bunch up; one second is far
-/// beyond any jitter (buffers hold 60–200 ms) while still catching a sender with no pacing at all
-/// within its first second of audio.
-pub const PACING_ALLOWANCE: Duration = Duration::from_secs(1);
-
-/// Wall-clock time a quiet sender may bank: a client that stalls (e.g. its host is busy) and then sends
-/// the backlog at once is not too fast. Bounded so a long pause cannot buy minutes of burst.
-pub const PACING_CREDIT: Duration = Duration::from_secs(1);
-
-/// Measures whether a REALTIME call's audio arrives faster than it is spoken: the audio received minus
-/// the wall time passed (the lead) may not exceed [`PACING_ALLOWANCE`]; idle time lowers the lead by at
-/// most [`PACING_CREDIT`] below zero.
-#[derive(Debug, Clone, Default)]
-pub struct PaceMeter {
-    /// Audio time received minus wall time passed, in microseconds (negative: behind real time).
-    lead_us: i64,
-    last: Option<Instant>,
-}
-
-impl PaceMeter {
-    /// Account a chunk of `audio` arriving at `now`: Ok if within pace, else how far ahead it would be
-    /// (the chunk is then not counted: the caller drops it).
-    pub fn admit(&mut self, now: Instant, audio: Duration) -> Result<(), Duration> {
-        let elapsed = self.last.map_or(0, |last| now.saturating_duration_since(last).as_micros() as i64);
-        self.last = Some(now);
-        let lead = (self.lead_us - elapsed).max(-(PACING_CREDIT.as_micros() as i64)) + audio.as_micros() as i64;
-        if lead > PACING_ALLOWANCE.as_micros() as i64 {
-            self.lead_us = lead - audio.as_micros() as i64;
-            return Err(Duration::from_micros(lead as u64));
-        }
-        self.lead_us = lead;
-        Ok(())
     }
 }
 
@@ -425,19 +337,6 @@ mod tests {
         }
     }
 
-    fn call(encoding: Encoding, rate: u32) -> CallSetup {
-        CallSetup {
-            call_id: "c".into(),
-            caller: None,
-            called: None,
-            encoding,
-            sample_rate: rate,
-            channel: Channel::Voice,
-            metadata: BTreeMap::new(),
-            pacing: Pacing::Realtime,
-        }
-    }
-
     #[test]
     fn a_caller_message_survives_the_wire_byte_for_byte() {
         let mut setup = setup(pb::AudioEncoding::Mulaw, 8000);
@@ -472,11 +371,10 @@ mod tests {
         assert_eq!(opened.setup.call_id, "c-1");
         assert_eq!(opened.setup.caller.as_deref(), Some("+15551234567"));
         assert_eq!(opened.setup.called, None, "an empty number is withheld, not \"\"");
-        assert_eq!(opened.pacing, Pacing::Realtime, "real time is the default");
-
-        let err = opening(setup(pb::AudioEncoding::Mulaw, 44_100), String::new).unwrap_err();
-        assert_eq!(err, WireError::BadRate { rate: 44_100 });
-        assert!(err.to_string().contains("8000") && err.to_string().contains("16000"), "{err}");
+        assert_eq!(opened.setup.pacing, Pacing::Realtime, "real time is the default");
+        let mut fast = setup(pb::AudioEncoding::Mulaw, 8000);
+        fast.pacing = pb::Pacing::Fast as i32;
+        assert_eq!(opening(fast, String::new).unwrap().setup.pacing, Pacing::Fast);
         let err = opening(setup(pb::AudioEncoding::Unspecified, 8000), String::new).unwrap_err();
         assert!(err.to_string().contains("AUDIO_ENCODING_MULAW"), "{err}");
         let mut odd = setup(pb::AudioEncoding::Mulaw, 8000);
@@ -500,28 +398,20 @@ mod tests {
     }
 
     #[test]
-    fn chunks_must_be_whole_samples_and_at_most_a_second() {
-        let chunk = |len: usize| pb::AudioChunk { audio: vec![0; len], sequence: 3, client_timestamp_ms: 0 };
-        let pcm = call(Encoding::S16le, 16_000);
-        assert_eq!(check_chunk(&chunk(640), &pcm), Ok(Duration::from_millis(20)));
-        assert_eq!(check_chunk(&chunk(641), &pcm), Err(WireError::OddChunk { sequence: 3, len: 641 }));
-        assert_eq!(check_chunk(&chunk(0), &pcm), Err(WireError::EmptyChunk { sequence: 3 }));
-        assert_eq!(check_chunk(&chunk(32_000), &pcm), Ok(Duration::from_secs(1)), "exactly a second is fine");
-        assert!(matches!(check_chunk(&chunk(32_002), &pcm), Err(WireError::LongChunk { ms: 1000, .. })));
-        let mulaw = call(Encoding::Mulaw, 8000);
-        assert_eq!(check_chunk(&chunk(161), &mulaw), Ok(Duration::from_micros(20_125)), "one byte a sample");
-        assert!(matches!(check_chunk(&chunk(8001), &mulaw), Err(WireError::LongChunk { .. })));
+    fn dtmf_is_keypad_keys_only() {
+        assert_eq!(check_dtmf("1234#"), Ok("1234#".into()));
+        assert_eq!(check_dtmf(" *9ab "), Ok("*9AB".into()), "letters in either case, spaces around ignored");
+        assert_eq!(check_dtmf(""), Err(WireError::Dtmf(DtmfError::Empty)));
+        let err = check_dtmf("12x4").unwrap_err();
+        assert!(err.to_string().starts_with("Dtmf.digits: ") && err.to_string().contains("'x'"), "{err}");
+        assert!(check_dtmf("1E").is_err());
     }
 
     #[test]
-    fn dtmf_is_keypad_keys_only() {
-        assert_eq!(check_dtmf("1234#"), Ok("1234#".into()));
-        assert_eq!(check_dtmf("*9ab"), Ok("*9AB".into()), "letters in either case");
-        assert_eq!(check_dtmf(""), Err(WireError::EmptyDtmf));
-        let err = check_dtmf("12x4").unwrap_err();
-        assert_eq!(err, WireError::BadDtmf { digits: "12x4".into(), key: 'X' });
-        assert!(err.to_string().contains("0-9 * # A B C D"), "{err}");
-        assert!(matches!(check_dtmf("1E"), Err(WireError::BadDtmf { key: 'E', .. })));
+    fn an_empty_chunk_is_refused_and_any_other_passes_to_the_call() {
+        let chunk = |len: usize| pb::AudioChunk { audio: vec![0; len], sequence: 3, client_timestamp_ms: 0 };
+        assert_eq!(check_chunk(&chunk(0)), Err(WireError::EmptyChunk { sequence: 3 }));
+        assert_eq!(check_chunk(&chunk(641)), Ok(()), "odd lengths are the call's to judge");
     }
 
     #[test]
@@ -535,38 +425,6 @@ mod tests {
         );
         assert_eq!(call_input(Message::Text(pb::TextTurn { text: " ".into() })), Err(WireError::EmptyText));
         assert_eq!(call_input(Message::Setup(pb::CallSetup::default())), Err(WireError::SecondSetup));
-    }
-
-    #[test]
-    fn real_time_audio_with_jitter_is_within_pace() {
-        let mut meter = PaceMeter::default();
-        let start = Instant::now();
-        let frame = Duration::from_millis(20);
-        // 10 s of frames sent every 20 ms, each delayed 0-15 ms on its way.
-        for i in 0..500u64 {
-            let delay = [0, 15, 3, 9][i as usize % 4];
-            let at = start + Duration::from_millis(i * 20 + delay);
-            assert_eq!(meter.admit(at, frame), Ok(()), "frame {i}");
-        }
-    }
-
-    #[test]
-    fn a_stalled_sender_may_catch_up_but_an_unpaced_one_is_caught() {
-        let frame = Duration::from_millis(20);
-        let start = Instant::now();
-        // Silent for a second (a busy host), then the backlog of 50 frames at once.
-        let mut meter = PaceMeter::default();
-        meter.admit(start, frame).unwrap();
-        let late = start + Duration::from_millis(1000);
-        for i in 0..50 {
-            assert_eq!(meter.admit(late, frame), Ok(()), "backlog frame {i}");
-        }
-        // No pacing at all: 3 s of audio in one instant; the second past the allowance is refused.
-        let mut meter = PaceMeter::default();
-        let accepted = (0..150).filter(|_| meter.admit(start, frame).is_ok()).count();
-        assert_eq!(accepted, 50, "one second of allowance");
-        // A refused chunk is not counted: once real time catches up, audio is accepted again.
-        assert_eq!(meter.admit(start + Duration::from_millis(100), frame), Ok(()));
     }
 
     #[test]

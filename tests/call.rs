@@ -476,6 +476,8 @@ async fn keys_in_a_digit_slot_reach_the_dialogue_as_one_answer_after_the_inter_d
         CallOutput::Understood { at_ms, parse } if parse.text == "5557654321" => Some(*at_ms),
         _ => None,
     });
+    // The dialogue found the account by the keyed number.
+    phone.silence_until("Omar's account", 10_000, |h| said(h, "thanks, omar")).await;
     // A bad key is refused without ending the call.
     phone.send(CallInput::Dtmf("12x".into())).await;
     phone.frame(vec![0xff; FRAME]).await;

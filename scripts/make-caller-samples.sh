@@ -21,3 +21,9 @@ say_slowly "Yes, please." audio-samples/caller-yes-8k.wav
 say_as_caller "Okay." audio-samples/caller-okay-8k.wav
 say_slowly "I want to speak to an agent." audio-samples/caller-agent-8k.wav
 say_slowly "No, that's all. Thank you." audio-samples/caller-no-thanks-8k.wav
+# The last four digits of a card, for `helpline bench calls` (src/bench/calls.rs). Digits said as a
+# number: tiny.en through 8 kHz mu-law heard espeak's "nine, eight, seven, six" as "I am a sick". No
+# dither (-D), so the file is the same every time: with sox's random dither, one take was heard as
+# "9,876" and the next as "1989, 1886". This one is heard as "Last 4 R9,876."
+espeak-ng -v en-us -s 140 -g 2 -w /tmp/helpline-caller.wav "The last four are 9876."
+sox -D /tmp/helpline-caller.wav -r 8000 -c 1 -e u-law audio-samples/caller-last-four-8k.wav

@@ -69,7 +69,7 @@ impl AudioGate {
         if samples * 1000 > MAX_CHUNK_MS * u64::from(self.rate) {
             return Err(AudioRejected::TooLong { chunk, ms: (samples * 1000).div_ceil(u64::from(self.rate)) });
         }
-        if self.encoding == Encoding::S16le && bytes.len() % 2 != 0 {
+        if self.encoding == Encoding::S16le && !bytes.len().is_multiple_of(2) {
             return Err(AudioRejected::OddLength { chunk, bytes: bytes.len() });
         }
         if self.pacing == Pacing::Realtime {

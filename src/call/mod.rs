@@ -4,7 +4,7 @@
 //! hand-off and hang-up at any point.
 //!
 //! [`Switchboard`] holds what every call shares (the speech models, the dialogue engine, the worker
-//! pool); `call.rs` is the one function that reads like a call, top to bottom, delegating each stage:
+//! pool); `orchestrator.rs` is the one function that reads like a call, top to bottom, delegating each stage:
 //! [`inputs`] (what the client may send), [`endpoint`] (voice activity, turn ends), [`recognition`]
 //! (Whisper's input, partial stability), [`dtmf`] (keyed answers), [`barge_in`] (when the caller's voice
 //! stops the assistant's), [`playback`] (reply audio on the line and how far it has played), [`pool`]
@@ -185,10 +185,10 @@ pub enum ErrorCode {
     Internal,
 }
 pub mod barge_in;
-mod call;
 pub mod dtmf;
 pub mod endpoint;
 pub mod inputs;
+mod orchestrator;
 pub mod playback;
 pub mod pool;
 pub mod recognition;

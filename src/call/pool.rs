@@ -117,6 +117,22 @@ mod tests {
 
     use super::*;
 
+    /// Keep one thread of `pool` busy until the returned sender is used (or dropped).
+    async fn occupy_one(pool: &WorkerPool) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let idle = pool.idle_threads();
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run("hold", 1, move |_| hold.recv().ok()).await.expect("hold");
+            })
+        };
+        while pool.idle_threads() + 1 > idle {
+            tokio::task::yield_now().await;
+        }
+        (release, busy)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn never_runs_more_threads_than_it_has() {
         let pool = WorkerPool::new(2);
@@ -149,14 +165,7 @@ mod tests {
         let order = Arc::new(Mutex::new(Vec::new()));
         // One long job holds the only thread while the others line up: call A asks three times, call B
         // once, in between.
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        let first = {
-            let pool = pool.clone();
-            tokio::spawn(async move { pool.run("hold", 1, move |_| hold.recv().ok()).await })
-        };
-        while pool.idle_threads() > 0 {
-            tokio::task::yield_now().await;
-        }
+        let (release, first) = occupy_one(&pool).await;
         let mut waiting = Vec::new();
         for name in ["A1", "B1", "A2", "A3"] {
             let (pool, order) = (pool.clone(), Arc::clone(&order));
@@ -167,7 +176,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         release.send(()).expect("release");
-        first.await.expect("task").expect("job");
+        first.await.expect("task");
         for job in waiting {
             job.await.expect("task").expect("job");
         }
@@ -179,17 +188,10 @@ mod tests {
         let pool = WorkerPool::new(2);
         assert_eq!(pool.run("test", 2, |threads| threads).await.expect("job"), 2);
         assert_eq!(pool.run("test", 1, |threads| threads).await.expect("job"), 1);
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        let busy = {
-            let pool = pool.clone();
-            tokio::spawn(async move { pool.run("hold", 1, move |_| hold.recv().ok()).await })
-        };
-        while pool.idle_threads() > 1 {
-            tokio::task::yield_now().await;
-        }
+        let (release, busy) = occupy_one(&pool).await;
         assert_eq!(pool.run("test", 2, |threads| threads).await.expect("job"), 1);
         release.send(()).expect("release");
-        busy.await.expect("task").expect("job");
+        busy.await.expect("task");
     }
 
     #[tokio::test]
@@ -197,17 +199,10 @@ mod tests {
         let pool = WorkerPool::new(2);
         let partial = pool.try_run("partial", 1, || 7).expect("two idle threads: one may go");
         assert_eq!(partial.await.expect("job"), 7);
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        let busy = {
-            let pool = pool.clone();
-            tokio::spawn(async move { pool.run("hold", 1, move |_| hold.recv().ok()).await })
-        };
-        while pool.idle_threads() > 1 {
-            tokio::task::yield_now().await;
-        }
+        let (release, busy) = occupy_one(&pool).await;
         assert!(pool.try_run("partial", 1, || ()).is_none(), "the last idle thread is kept for finals");
         release.send(()).expect("release");
-        busy.await.expect("task").expect("job");
+        busy.await.expect("task");
     }
 
     #[tokio::test]

@@ -126,6 +126,6 @@ impl Switchboard {
         inputs: mpsc::Receiver<CallInput>,
         outputs: mpsc::Sender<CallOutput>,
     ) -> EndReason {
-        super::call::run(self, setup, inputs, outputs).await
+        super::orchestrator::run(self, setup, inputs, outputs).await
     }
 }

@@ -726,16 +726,25 @@ impl Call {
     fn next_step(&mut self) {
         while self.mouth.current_id().is_none() && self.synthesis.is_none() && !self.barge.is_interrupted() {
             let Some(step) = self.agenda.pop_front() else { return };
-            match step {
-                Step::Handoff(ticket) => {
-                    self.emit(|at_ms| CallOutput::Handoff { at_ms, ticket });
-                    self.ending = Some(EndReason::HandedOff);
-                }
-                Step::End(reason) => {
-                    self.ending.get_or_insert(reason);
-                }
-                Step::Say(reply) => self.say(reply),
+            if let Some(reply) = self.settle(step) {
+                self.say(reply);
             }
+        }
+    }
+
+    /// Act on a hand-off or an end step at once; a reply is handed back to be said (or dropped).
+    fn settle(&mut self, step: Step) -> Option<Reply> {
+        match step {
+            Step::Handoff(ticket) => {
+                self.emit(|at_ms| CallOutput::Handoff { at_ms, ticket });
+                self.ending = Some(EndReason::HandedOff);
+                None
+            }
+            Step::End(reason) => {
+                self.ending.get_or_insert(reason);
+                None
+            }
+            Step::Say(reply) => Some(reply),
         }
     }
 
@@ -1027,16 +1036,8 @@ impl Call {
             // Failing while failing (the apology cannot be spoken): send what is left and end.
             self.stop_speaking();
             for step in std::mem::take(&mut self.agenda) {
-                match step {
-                    Step::Handoff(ticket) => {
-                        self.emit(|at_ms| CallOutput::Handoff { at_ms, ticket });
-                        self.ending = Some(EndReason::HandedOff);
-                    }
-                    Step::End(reason) => {
-                        self.ending.get_or_insert(reason);
-                    }
-                    Step::Say(_) => {}
-                }
+                // What is left to say cannot be said.
+                let _ = self.settle(step);
             }
             self.ending.get_or_insert(EndReason::Error);
             return;

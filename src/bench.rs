@@ -374,9 +374,7 @@ pub fn dialogue(models: &ModelDir, line_dir: &Path, conversations: &Path, runs: 
         crate::store::seed(&store, customers)?;
     }
     let engine = Engine::new(line.clone(), Arc::new(store));
-    // Understanding alone, to show its share of a turn.
     let mut turn_ms = Vec::new();
-    let mut parse_ms = Vec::new();
     for run in 0..=runs.max(1) {
         for script in &scripts {
             let sessions: Vec<(Option<String>, &Vec<crate::dialogue::script::ScriptTurn>)> = if script.sessions.is_empty() {
@@ -397,18 +395,12 @@ pub fn dialogue(models: &ModelDir, line_dir: &Path, conversations: &Path, runs: 
                     if session.is_finished() {
                         break;
                     }
-                    let text = if let CallerInput::Utterance { text, .. } = &input { Some(text.clone()) } else { None };
                     let started = Instant::now();
                     engine.turn(&mut session, input)?;
                     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
                     if run > 0 {
-                        // Run 0 warms caches (the first encoder call allocates).
+                        // Run 0 warms up (the first encoder call allocates).
                         turn_ms.push(elapsed);
-                        if let Some(text) = text {
-                            let started = Instant::now();
-                            line.understanding.parse(&text)?;
-                            parse_ms.push(started.elapsed().as_secs_f64() * 1000.0);
-                        }
                     }
                 }
                 if !session.is_finished() {
@@ -430,17 +422,12 @@ pub fn dialogue(models: &ModelDir, line_dir: &Path, conversations: &Path, runs: 
          SQLite write (transcript lines, session state), over the caller turns of the {} scripted conversations \
          without webhooks in `tests/conversations/`, {runs} runs after a warm-up, one thread.\n\n\
          | measure | turns | p50 | p95 | max | target |\n|---|---|---|---|---|---|\n\
-         | turn latency (ms) | {} | {:.1} | {:.1} | {:.1} | p50/p95 ≤ 20 |\n\
-         | of which understanding alone (ms) | {} | {:.1} | {:.1} | {:.1} | |\n",
+         | turn latency (ms) | {} | {:.1} | {:.1} | {:.1} | p50/p95 ≤ 20 |\n",
         scripts.len(),
         turn_ms.len(),
         percentile(&turn_ms, 0.5),
         percentile(&turn_ms, 0.95),
         max(&turn_ms),
-        parse_ms.len(),
-        percentile(&parse_ms, 0.5),
-        percentile(&parse_ms, 0.95),
-        max(&parse_ms),
     );
     print!("{body}");
     write_section(out, "dialogue", &body)

@@ -211,12 +211,14 @@ impl Phone {
         self.finish().await
     }
 
-    /// Wait for the call to end on its own.
+    /// Wait for the call to end on its own, the line still carrying silence (as a phone line does).
     async fn finish(mut self) -> (EndReason, Vec<CallOutput>) {
-        let reason = tokio::time::timeout(Duration::from_secs(120), &mut self.call)
-            .await
-            .unwrap_or_else(|_| panic!("the call did not end; heard:\n{}", self.transcript()))
-            .expect("the call task");
+        let until = self.now_ms() + 120_000;
+        while !self.ended && !self.call.is_finished() {
+            assert!(self.now_ms() < until, "the call did not end; heard:\n{}", self.transcript());
+            self.frame(vec![0xff; FRAME]).await;
+        }
+        let reason = (&mut self.call).await.expect("the call task");
         while let Some(output) = self.outputs.recv().await {
             self.heard.push(output);
         }
@@ -238,7 +240,7 @@ fn describe(outputs: &[CallOutput]) -> String {
                 format!("{at_ms:>6} audio of reply {reply_id} ends (seq {seq})")
             }
             CallOutput::Understood { at_ms, parse } => {
-                format!("{at_ms:>6} understood {:?}", parse.intent.as_ref().map(|i| &i.name))
+                format!("{at_ms:>6} understood {:?}", parse.intent.as_ref().map(|i| &i.intent))
             }
             CallOutput::Handoff { at_ms, ticket } => format!("{at_ms:>6} handoff {:?}", ticket.packet.reasons),
             other => {
@@ -452,7 +454,7 @@ async fn a_backchannel_over_a_reply_resumes_it_from_the_sentence_that_was_cut() 
 }
 
 #[tokio::test(start_paused = true)]
-async fn keyed_digits_fill_the_phone_number_slot() {
+async fn keys_in_a_digit_slot_reach_the_dialogue_as_one_answer_after_the_inter_digit_pause() {
     let store = fresh_store();
     let board = switchboard(Arc::clone(&store), shared().speech.clone(), 900);
     let mut phone = Phone::dial(&board, setup("call-keys", STRANGER, Pacing::Realtime));
@@ -465,9 +467,13 @@ async fn keyed_digits_fill_the_phone_number_slot() {
     phone.frame(vec![0xff; FRAME]).await;
     phone.send(CallInput::Dtmf("54321".into())).await;
     let keyed_at = phone.now_ms();
-    phone.silence_until("Omar's account", 10_000, |h| said(h, "thanks, omar")).await;
-    let found_at = phone.heard.iter().find_map(|o| match o {
-        CallOutput::ReplyText { at_ms, text, .. } if text.to_lowercase().contains("thanks, omar") => Some(*at_ms),
+    phone
+        .silence_until("the keyed number to reach the dialogue", 10_000, |h| {
+            h.iter().any(|o| matches!(o, CallOutput::Understood { parse, .. } if parse.text == "5557654321"))
+        })
+        .await;
+    let understood_at = phone.heard.iter().find_map(|o| match o {
+        CallOutput::Understood { at_ms, parse } if parse.text == "5557654321" => Some(*at_ms),
         _ => None,
     });
     // A bad key is refused without ending the call.
@@ -476,7 +482,7 @@ async fn keyed_digits_fill_the_phone_number_slot() {
     let (reason, heard) = phone.hang_up().await;
     let log = describe(&heard);
 
-    let waited = found_at.expect("found") - keyed_at;
+    let waited = understood_at.expect("understood") - keyed_at;
     assert!((3_000..3_500).contains(&waited), "the inter-digit pause ended the answer after {waited} ms:\n{log}");
     assert!(
         heard.iter().any(|o| matches!(o, CallOutput::Error { code: ErrorCode::InvalidInput, fatal: false, message, .. } if message.contains("'x'"))),
@@ -686,7 +692,11 @@ async fn a_turn_in_real_time_reports_its_latency() {
     let mut phone = Phone::dial(&board, setup("call-real-time", JANE, Pacing::Realtime));
     phone.until_quiet(60_000).await;
     phone.say("caller-stolen-card-8k.wav").await;
-    phone.silence_until("the reply", 30_000, |h| said(h, "is that right")).await;
+    phone
+        .silence_until("the reply's audio", 60_000, |h| {
+            said(h, "is that right") && matches!(h.last(), Some(CallOutput::ReplyAudio { .. }))
+        })
+        .await;
     let (_, heard) = phone.hang_up().await;
     let Some(CallOutput::CallEnded { turns, .. }) = heard.last() else { panic!("{}", describe(&heard)) };
     let turn = turns.first().expect("one timed turn");

@@ -222,3 +222,47 @@ fn a_corrupt_store_file_is_a_clear_error_not_a_crash() {
     let err = stderr(&out);
     assert!(err.contains("garbage.db") && err.contains("corrupt") && !err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn agents_claiming_at_once_from_separate_processes_never_share_a_call() {
+    let (store, first) = seeded_store("race");
+    let db = SqliteStore::open(&store).unwrap();
+    let mut entries: Vec<i64> = first.to_vec();
+    for n in 0..9 {
+        let entry = NewQueueEntry {
+            session_id: format!("s-race-{n}"),
+            queue: "general".into(),
+            skill: None,
+            priority: n % 2,
+            packet: json!({"summary": format!("caller {n}")}),
+        };
+        entries.push(db.enqueue(&entry).unwrap().id);
+    }
+    drop(db);
+    // One process per waiting call plus two more, all started before any finishes.
+    let agents: Vec<_> = (0..entries.len() + 2)
+        .map(|n| {
+            Command::new(env!("CARGO_BIN_EXE_helpline"))
+                .args(["queue", "claim", "--json", "--agent", &format!("agent-{n}"), "--store"])
+                .arg(&store)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start an agent")
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    let mut turned_away = 0;
+    for agent in agents {
+        let out = agent.wait_with_output().expect("agent finished");
+        match out.status.code() {
+            Some(0) => claimed.push(serde_json::from_str::<Value>(&stdout(&out)).unwrap()["id"].as_i64().unwrap()),
+            Some(1) if stderr(&out).contains("no call is waiting") => turned_away += 1,
+            _ => panic!("agent failed: {}", stderr(&out)),
+        }
+    }
+    claimed.sort_unstable();
+    entries.sort_unstable();
+    assert_eq!(claimed, entries, "each call claimed once, none twice");
+    assert_eq!(turned_away, 2);
+}

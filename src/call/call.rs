@@ -273,6 +273,9 @@ struct Call {
     forced_end: Option<EndReason>,
     failing: bool,
     failure: Option<String>,
+    /// The dialogue has ended (goodbye, hand-off): what is left is said, not interrupted, and the
+    /// caller's words go nowhere.
+    session_over: bool,
     hard_stop: bool,
     idle_since_ms: Option<u64>,
     no_input_ms: u64,
@@ -334,6 +337,7 @@ impl Call {
             forced_end: None,
             failing: false,
             failure: None,
+            session_over: false,
             hard_stop: false,
             idle_since_ms: None,
             no_input_ms: voice.no_input_timeout_ms,
@@ -487,6 +491,12 @@ impl Call {
     }
 
     fn on_keys(&mut self, keys: &str) {
+        // Bad keys are the client's mistake whatever the call is doing: say so.
+        if let Err(error) = super::dtmf::parse_keys(keys) {
+            let message = error.to_string();
+            self.emit(|at_ms| CallOutput::Error { at_ms, code: ErrorCode::InvalidInput, message, fatal: false });
+            return;
+        }
         if self.wrapping_up() {
             return;
         }
@@ -628,7 +638,7 @@ impl Call {
     }
 
     fn wrapping_up(&self) -> bool {
-        self.failing || self.ending.is_some() || self.forced_end.is_some()
+        self.failing || self.session_over || self.ending.is_some() || self.forced_end.is_some()
     }
 
     fn start_recognition(&mut self) {
@@ -898,6 +908,7 @@ impl Call {
             }
         }
         let said = self.take_events(turned.events, job);
+        self.session_over |= turned.finished;
         self.expect(&turned.expecting);
         if turned.finished && !self.agenda.iter().any(|s| matches!(s, Step::End(_) | Step::Handoff(_))) {
             self.agenda.push_back(Step::End(EndReason::Completed));

@@ -46,7 +46,7 @@ pub enum QueueCommand {
         #[arg(long, conflicts_with = "id")]
         queue: Option<String>,
         /// Skills the agent has; entries needing another skill are left for others (repeat for several).
-        #[arg(long = "skill", conflicts_with = "id")]
+        #[arg(long = "skill", value_name = "SKILL", conflicts_with = "id")]
         skills: Vec<String>,
     },
     /// Close a claimed call with what was done.
@@ -158,7 +158,7 @@ fn fit(text: &str, width: usize) -> String {
 
 fn print_table(entries: &[QueueEntry], now: DateTime<Utc>) {
     println!(
-        "{:>5}  {:<12} {:<12} {:>4}  {:<9} {:>3}  {:>7}  {:>8}  {:<14} SUMMARY",
+        "{:>5}  {:<12} {:<12} {:>4}  {:<17} {:>3}  {:>7}  {:>8}  {:<14} SUMMARY",
         "ID", "QUEUE", "SKILL", "PRIO", "STATUS", "POS", "WAITED", "EST.WAIT", "CALLER"
     );
     for entry in entries {
@@ -169,12 +169,12 @@ fn print_table(entries: &[QueueEntry], now: DateTime<Utc>) {
             _ => entry.status.to_string(),
         };
         println!(
-            "{:>5}  {:<12} {:<12} {:>4}  {:<9} {:>3}  {:>7}  {:>8}  {:<14} {}",
+            "{:>5}  {:<12} {:<12} {:>4}  {:<17} {:>3}  {:>7}  {:>8}  {:<14} {}",
             entry.id,
             fit(&entry.queue, 12),
             fit(entry.skill.as_deref().unwrap_or("-"), 12),
             entry.priority,
-            status,
+            fit(&status, 17),
             entry.position.map_or("-".to_string(), |p| p.to_string()),
             waited,
             entry.estimated_wait_s.map_or("-".to_string(), seconds),

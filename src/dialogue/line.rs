@@ -38,7 +38,12 @@ pub const BUILT_IN_ACTIONS: &[&str] = &[
 ];
 
 /// Intents the engine handles itself, in any flow.
-pub const GLOBAL_INTENTS: &[&str] = &["greet", "goodbye", "affirm", "deny", "help", "repeat", "start_over", "talk_to_agent"];
+pub const GLOBAL_INTENTS: &[&str] =
+    &["greet", "goodbye", "affirm", "deny", "help", "repeat", "start_over", "talk_to_agent", FAQ_INTENT];
+
+/// The intent the line's FAQ questions are taught as, so the classifier tells "what's your routing
+/// number" from the flows' intents instead of forcing it into the nearest one (Rasa's retrieval intent).
+pub const FAQ_INTENT: &str = "faq";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LineError {
@@ -203,8 +208,15 @@ impl Line {
         }
         let messages = spec.messages.compile().map_err(|m| LineError::at(at(0), format!("messages: {m}")))?;
 
+        let faq = match &spec.faq {
+            Some(file) => Some(KnowledgeBase::load(&dir.join(file), encoder.clone())?),
+            None => None,
+        };
         let nlu_path = dir.join(&spec.nlu);
-        let (training, _warnings) = TrainingData::load(&nlu_path)?;
+        let (mut training, _warnings) = TrainingData::load(&nlu_path)?;
+        if let Some(faq) = &faq {
+            add_faq_examples(&mut training, faq, &dir.join(spec.faq.as_deref().unwrap_or(Path::new("faq.yml"))));
+        }
         let understanding = understanding_for(&training, &nlu_path, encoder.clone(), models)?;
         let intents: Vec<String> = understanding.labels().to_vec();
         let mut entity_kinds: BTreeSet<String> = [
@@ -271,10 +283,6 @@ impl Line {
                 tracing::warn!("{}: intent `{intent}` starts no flow; callers asking for it get the FAQ or a rephrase", path.display());
             }
         }
-        let faq = match &spec.faq {
-            Some(file) => Some(KnowledgeBase::load(&dir.join(file), encoder)?),
-            None => None,
-        };
         let customers = spec.customers.map(|c| dir.join(c));
         Ok(Line {
             name: spec.name,
@@ -293,6 +301,23 @@ impl Line {
     }
 }
 
+/// Teach the FAQ's questions as the `faq` intent (unless the line defines that intent itself); a
+/// question already written under another intent stays there.
+fn add_faq_examples(training: &mut TrainingData, faq: &KnowledgeBase, file: &Path) {
+    if training.examples.iter().any(|e| e.intent == FAQ_INTENT) {
+        return;
+    }
+    let known: BTreeSet<String> = training.examples.iter().map(|e| nlu::data::normalize(&e.text)).collect();
+    let questions: Vec<String> = faq.questions().filter(|q| !known.contains(&nlu::data::normalize(q))).map(String::from).collect();
+    for text in questions {
+        training.examples.push(nlu::data::Example {
+            text,
+            intent: FAQ_INTENT.into(),
+            source: SourceLocation { file: file.to_path_buf(), line: 0 },
+        });
+    }
+}
+
 /// The trained intent model for `training`, from the cache or trained now (seconds for a line's data).
 fn understanding_for(
     training: &TrainingData,
@@ -300,8 +325,18 @@ fn understanding_for(
     encoder: Arc<SentenceEncoder>,
     models: &ModelDir,
 ) -> Result<Understanding, LineError> {
-    let bytes = std::fs::read(source).map_err(|e| LineError::Io { path: source.to_path_buf(), source: e })?;
-    let digest = hex::encode(&Sha256::digest(&bytes)[..8]);
+    // The cache key is what the model learns from: every example and its intent, in order.
+    let mut hasher = Sha256::new();
+    for example in &training.examples {
+        hasher.update(example.intent.as_bytes());
+        hasher.update([0]);
+        hasher.update(example.text.as_bytes());
+        hasher.update([0]);
+    }
+    if let Ok(bytes) = std::fs::read(source) {
+        hasher.update(&bytes);
+    }
+    let digest = hex::encode(&hasher.finalize()[..8]);
     let dir = models.root().join("lines").join(format!("{digest}-v{}", nlu::classifier::FORMAT_VERSION));
     if let Ok(understanding) = Understanding::load(encoder.clone(), &dir) {
         return Ok(understanding);

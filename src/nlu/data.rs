@@ -319,7 +319,7 @@ fn fnv1a(text: &str) -> u64 {
 }
 
 /// The form two examples are compared in: case and spacing do not make a different utterance.
-fn normalize(text: &str) -> String {
+pub(crate) fn normalize(text: &str) -> String {
     text.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" ")
 }
 
@@ -546,7 +546,7 @@ impl Builder {
 }
 
 /// Reads a file as UTF-8 (dropping a byte-order mark), locating the first bad byte if it is not.
-fn read_utf8(path: &Path) -> Result<String, DataError> {
+pub(crate) fn read_utf8(path: &Path) -> Result<String, DataError> {
     let bytes = std::fs::read(path).map_err(|source| DataError::Io { file: path.to_path_buf(), source })?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text)),
@@ -579,7 +579,7 @@ fn parse_jsonl_line(line: &str) -> Result<(String, String), String> {
 
 /// Intent and entity type names end up in flows, reports and model files: keep them plain.
 /// Only names written in YAML are checked; JSONL labels are taken as published.
-fn check_name(name: &str, kind: &'static str, allow_oos: bool, location: &SourceLocation) -> Result<(), DataError> {
+pub(crate) fn check_name(name: &str, kind: &'static str, allow_oos: bool, location: &SourceLocation) -> Result<(), DataError> {
     let reason = if name.is_empty() {
         "it is empty".to_string()
     } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {

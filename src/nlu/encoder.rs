@@ -30,7 +30,13 @@ pub struct SentenceEncoder {
     model: BertModel,
     tokenizer: Tokenizer,
     device: Device,
+    /// The last few single sentences encoded: a dialogue turn reads the caller's words for intent and
+    /// then, often, for the FAQ; the second read is free.
+    recent: std::sync::Mutex<lru::LruCache<String, Tensor>>,
 }
+
+/// Sentences remembered by [`SentenceEncoder::encode`]: a few turns' worth, across concurrent calls.
+const RECENT_SENTENCES: usize = 64;
 
 impl SentenceEncoder {
     pub fn load(models: &ModelDir) -> Result<Self, EncoderError> {
@@ -54,7 +60,10 @@ impl SentenceEncoder {
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
             .map_err(|e| load_err(&tokenizer_path, e.to_string()))?;
-        Ok(Self { model, tokenizer, device })
+        let recent = std::sync::Mutex::new(lru::LruCache::new(
+            std::num::NonZeroUsize::new(RECENT_SENTENCES).expect("a non-zero capacity"),
+        ));
+        Ok(Self { model, tokenizer, device, recent })
     }
 
     pub fn dimension(&self) -> usize {
@@ -67,6 +76,21 @@ impl SentenceEncoder {
         if texts.is_empty() {
             return Tensor::zeros((0, self.dimension()), DType::F32, &self.device).map_err(|e| fail(&e));
         }
+        if let [text] = texts {
+            if let Some(vector) = self.recent.lock().ok().and_then(|mut recent| recent.get(*text).cloned()) {
+                return Ok(vector);
+            }
+            let vector = self.encode_uncached(texts)?;
+            if let Ok(mut recent) = self.recent.lock() {
+                recent.put(text.to_string(), vector.clone());
+            }
+            return Ok(vector);
+        }
+        self.encode_uncached(texts)
+    }
+
+    fn encode_uncached(&self, texts: &[&str]) -> Result<Tensor, EncoderError> {
+        let fail = |e: &dyn std::fmt::Display| EncoderError::Encode(e.to_string());
         let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| fail(&e))?;
         let ids: Vec<Tensor> = encodings
             .iter()

@@ -34,9 +34,10 @@ const KEPT: usize = 4;
 /// The smallest useful `min_digits`: a run of four or fewer would be "redacted" to all of its digits.
 pub const MIN_RUN: usize = KEPT + 1;
 
-/// One numeral or one spoken digit word (or a "double"/"triple" that repeats the next digit).
+/// One numeral or one spoken digit word (or a "double"/"triple" that repeats the next digit). ASCII
+/// digits only, so the digits of a run are one byte each and its last four a plain slice.
 static ITEM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\d+|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple)\b")
+    Regex::new(r"(?i)[0-9]+|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple)\b")
         .expect("the digit pattern compiles")
 });
 
@@ -47,7 +48,7 @@ fn is_separator(gap: &str) -> bool {
 
 /// ISO dates ("2026-11-23") have eight digits and dashes, but are not account numbers.
 static ISO_DATE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\d{4}-\d{2}-\d{2}$").expect("the date pattern compiles"));
+    LazyLock::new(|| Regex::new(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$").expect("the date pattern compiles"));
 
 impl Redaction {
     /// The text with every long digit run replaced by `[redacted ••••NNNN]`.
@@ -209,6 +210,7 @@ mod tests {
         assert_eq!(redact("1234, 5678"), "1234, 5678");
         assert_eq!(redact("double trouble 1234"), "double trouble 1234");
         assert_eq!(redact("someone phoned 1234"), "someone phoned 1234");
+        assert_eq!(redact("١٢٣٤٥٦٧٨٩ or 1٢3٤5٦7٨9"), "١٢٣٤٥٦٧٨٩ or 1٢3٤5٦7٨9", "other scripts' digits pass untouched");
     }
 
     #[test]

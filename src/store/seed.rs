@@ -259,6 +259,19 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_key_in_a_ticket_and_a_time_without_zone_are_reported() {
+        let yaml = "- id: cust-a\n  name: A\n  phone_numbers: ['+15550000001']\n  open_tickets:\n    - id: t1\n      \
+                    kind: dispute\n      summary: x\n      status: open\n      created_at: 2026-11-23T10:00:00Z\n      \
+                    color: red\n";
+        let err = seed_text("ticket-key", yaml).1.expect_err("unknown ticket key");
+        assert!(matches!(err, SeedError::Yaml { ref location, .. } if location.line == 10), "{err}");
+        let yaml = yaml.replace("T10:00:00Z", "").replace("      color: red\n", "");
+        let err = seed_text("ticket-time", &yaml).1.expect_err("a date is not a time");
+        assert!(matches!(err, SeedError::Yaml { ref location, .. } if location.line == 9), "{err}");
+        assert!(err.to_string().contains("2026-11-23T14:05:00Z"), "{err}");
+    }
+
+    #[test]
     fn a_missing_file_says_which() {
         let dir = temp("missing");
         let store = SqliteStore::open(&dir.join("store.db")).expect("open");

@@ -145,9 +145,14 @@ impl SqliteStore {
 fn prepare(path: &Path, conn: &mut Connection) -> Op<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // The first read of the file: a file that is not SQLite fails here, before anything is written.
-    let application_id: i64 = conn.pragma_query_value(None, "application_id", |row| row.get(0))?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))?;
+    // One statement, so one snapshot: another process migrating the file meanwhile is seen either
+    // not at all or completely.
+    let (application_id, version, tables): (i64, i64, i64) = conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), \
+         (SELECT count(*) FROM sqlite_master)",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )?;
     if application_id != 0 && application_id != APPLICATION_ID {
         return Err(corrupt(path, format!("it belongs to another application (application_id {application_id:#x})")));
     }
@@ -1472,6 +1477,20 @@ mod tests {
         claimed.sort_unstable();
         claimed.dedup();
         assert_eq!(claimed, entries);
+    }
+
+    #[test]
+    fn processes_opening_a_fresh_file_at_once_all_get_the_schema() {
+        let path = temp_db("fresh-race");
+        let openers: Vec<_> = (0..6)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || SqliteStore::open(&path).map(|store| store.customer_count()))
+            })
+            .collect();
+        for opener in openers {
+            assert_eq!(opener.join().expect("opener").expect("open").expect("count"), 0);
+        }
     }
 
     #[test]

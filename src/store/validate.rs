@@ -14,8 +14,28 @@ fn invalid(what: impl Into<String>, problem: impl Into<String>) -> StoreError {
     StoreError::Invalid { what: what.into(), problem: problem.into() }
 }
 
-fn is_last_four(text: &str) -> bool {
-    text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit())
+/// An account or card: its id unique within the customer, its last four exactly four digits (what
+/// agents and redacted transcripts refer to it by).
+fn check_item<'a>(
+    who: &str,
+    seen: &mut HashSet<&'a str>,
+    kind: &str,
+    id: &'a str,
+    last_four: &str,
+) -> Result<(), StoreError> {
+    if id.trim().is_empty() {
+        return Err(invalid(who, format!("one of the {kind}s has an empty id")));
+    }
+    if !seen.insert(id) {
+        return Err(invalid(who, format!("{kind} id {id} appears twice")));
+    }
+    if last_four.len() != 4 || !last_four.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(
+            format!("{who}, {kind} {id}"),
+            format!("last_four {last_four:?} must be exactly four digits"),
+        ));
+    }
+    Ok(())
 }
 
 /// Everything about a customer that must hold before any of it is written.
@@ -45,15 +65,7 @@ pub(crate) fn check_customer(customer: &Customer) -> Result<(), StoreError> {
     }
     let mut accounts = HashSet::new();
     for account in &customer.accounts {
-        if !accounts.insert(account.id.as_str()) {
-            return Err(invalid(who, format!("account id {} appears twice", account.id)));
-        }
-        if !is_last_four(&account.last_four) {
-            return Err(invalid(
-                format!("{who}, account {}", account.id),
-                format!("last_four {:?} must be exactly four digits", account.last_four),
-            ));
-        }
+        check_item(&who, &mut accounts, "account", &account.id, &account.last_four)?;
         for posting in &account.transactions {
             if !posting.account_id.is_empty() && posting.account_id != account.id {
                 return Err(invalid(
@@ -68,15 +80,7 @@ pub(crate) fn check_customer(customer: &Customer) -> Result<(), StoreError> {
     }
     let mut cards = HashSet::new();
     for card in &customer.cards {
-        if !cards.insert(card.id.as_str()) {
-            return Err(invalid(who, format!("card id {} appears twice", card.id)));
-        }
-        if !is_last_four(&card.last_four) {
-            return Err(invalid(
-                format!("{who}, card {}", card.id),
-                format!("last_four {:?} must be exactly four digits", card.last_four),
-            ));
-        }
+        check_item(&who, &mut cards, "card", &card.id, &card.last_four)?;
         if let Some(account) = card.account_id.as_deref().filter(|a| !accounts.contains(a)) {
             return Err(invalid(
                 format!("{who}, card {}", card.id),

@@ -356,7 +356,7 @@ pub fn dialogue(models: &ModelDir, line_dir: &Path, conversations: &Path, runs: 
 
     let (machine, commit) = provenance();
     let encoder = Arc::new(SentenceEncoder::load(models)?);
-    let line = Arc::new(Line::load(line_dir, encoder, models)?);
+    let line = Arc::new(Line::load(line_dir, encoder.clone(), models)?);
     let mut scripts = Vec::new();
     for entry in std::fs::read_dir(conversations).with_context(|| format!("reading {}", conversations.display()))? {
         let path = entry?.path();
@@ -404,6 +404,9 @@ pub fn dialogue(models: &ModelDir, line_dir: &Path, conversations: &Path, runs: 
                     if session.is_finished() {
                         break;
                     }
+                    // Every caller turn is new words on a real line: nothing may come from the
+                    // encoder's memory of an earlier run's identical turn.
+                    encoder.forget_recent();
                     let started = Instant::now();
                     engine.turn(&mut session, input)?;
                     let elapsed = started.elapsed().as_secs_f64() * 1000.0;

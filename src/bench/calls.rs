@@ -38,6 +38,14 @@ pub fn rss_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// The 1-minute load average (other work on the machine slows every figure here).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// The nearest-rank percentile `p` (0..100) of `values`.
 pub fn percentile(values: &[f64], p: f64) -> f64 {
     let mut sorted = values.to_vec();
@@ -74,7 +82,8 @@ struct Level {
     elapsed_s: f64,
 }
 
-async fn level(endpoint: &str, calls: usize, turns: &[CallerTurn]) -> Result<Level> {
+/// Run `calls` calls at once, named `{label}-{i}` (call ids are session ids: each must be new).
+async fn level(endpoint: &str, label: &str, calls: usize, turns: &[CallerTurn]) -> Result<Level> {
     let started = std::time::Instant::now();
     let peak = Arc::new(std::sync::Mutex::new(rss_mib()));
     let sampler = {
@@ -94,7 +103,7 @@ async fn level(endpoint: &str, calls: usize, turns: &[CallerTurn]) -> Result<Lev
         let plan = CallPlan {
             pacing: Pacing::Realtime,
             caller: Some("+15551230000".into()),
-            ..CallPlan::new(format!("bench-{calls}-{i}"), turns.to_vec())
+            ..CallPlan::new(format!("bench-{label}-{i}"), turns.to_vec())
         };
         let endpoint = endpoint.to_string();
         tasks.push(tokio::spawn(async move {
@@ -142,6 +151,7 @@ pub fn calls(models: &ModelDir, concurrency: &[usize], out: &Path) -> Result<()>
         bail!("--concurrency needs numbers of calls of at least 1, e.g. --concurrency 1,2,4,8");
     }
     let (machine, commit) = provenance();
+    let load_before = load_average();
     let most = concurrency.iter().copied().max().unwrap_or(1);
     // A fresh store, so every run starts from the line's customers as seeded (the calls block a card).
     let store = std::env::temp_dir().join(format!("helpline-bench-calls-{}", std::process::id()));
@@ -154,16 +164,19 @@ pub fn calls(models: &ModelDir, concurrency: &[usize], out: &Path) -> Result<()>
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let before_load = rss_mib();
     let assistant = service::Assistant::load(&config, models)?;
-    let idle = rss_mib();
-    eprintln!("loaded line {} ({:.0} MiB resident, {:.0} MiB before loading)", assistant.line, idle, before_load);
+    let loaded = rss_mib();
+    eprintln!("loaded line {} ({:.0} MiB resident, {:.0} MiB before loading)", assistant.line, loaded, before_load);
     let mut rows = Vec::new();
-    runtime.block_on(async {
+    let idle = runtime.block_on(async {
         let listener = service::bind("127.0.0.1:0".parse()?).await?;
         let server = service::start(listener, assistant.switchboard, assistant.store, most).await?;
         // One call first, unmeasured: the first recognition and synthesis pay for lazy set-up.
-        level(&server.endpoint(), 1, &turns[..1]).await?;
+        level(&server.endpoint(), "warm-up", 1, &turns[..1]).await?;
+        // Idle memory is measured after it: the models' working buffers exist from the first call on,
+        // so they are not any one call's cost.
+        let idle = rss_mib();
         for &calls in concurrency {
-            let result = level(&server.endpoint(), calls, &turns).await?;
+            let result = level(&server.endpoint(), &format!("{calls}-at-once"), calls, &turns).await?;
             let ms = |v: f64| if v.is_nan() { "—".to_string() } else { format!("{v:.0} ms") };
             let row = format!(
                 "| {} | {}{} | {} | {} | {} / {} / {} | {:.0} MiB | {:.0} MiB | {:.0} s |",
@@ -183,23 +196,27 @@ pub fn calls(models: &ModelDir, concurrency: &[usize], out: &Path) -> Result<()>
             rows.push(row);
         }
         server.shutdown().await?;
-        anyhow::Ok(())
+        anyhow::Ok(idle)
     })?;
+    let _ = std::fs::remove_dir_all(&store);
+    let load_after = load_average();
     let body = format!(
-        "## Calls (`helpline bench calls --concurrency {}`)\n\nMachine: {machine}. Commit: {commit}. One \
+        "## Calls (`helpline bench calls --concurrency {}`)\n\nMachine: {machine} (load average {load_before} at the \
+         start, {load_after} at the end: other work on the machine slows every figure). Commit: {commit}. One \
          in-process server, N clients over real gRPC on loopback, REALTIME pacing (20 ms mu-law frames at 8 kHz, \
          replies played in real time), {} caller turns a call, call starts {} ms apart. Turn latency is \
          measured at the client: last voiced caller frame sent → first reply audio received. Server shares are \
-         medians of the `CallEnded` timing records. Resident memory: {idle:.0} MiB idle with everything loaded; \
-         per call = (peak − idle) / N.\n\nGoals: p50 ≤ 900 ms and p95 ≤ 1.5 s at 1 call; p95 ≤ 2 s at 4 calls.\n\n\
+         medians of the `CallEnded` timing records. Resident memory: {loaded:.0} MiB with everything loaded, \
+         {idle:.0} MiB idle after a first call; per call = (peak − idle) / N. A turn is unanswered when no reply \
+         audio came within {} s.\n\nGoals: p50 ≤ 900 ms and p95 ≤ 1.5 s at 1 call; p95 ≤ 2 s at 4 calls.\n\n\
          | calls at once | turns measured | latency p50 | latency p95 | recognition / understanding / first synthesis (server, median) | peak RSS | RSS per call | wall time |\n\
          |---|---|---|---|---|---|---|---|\n{}",
         concurrency.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),
         CALLER_TURNS.len(),
         STAGGER.as_millis(),
+        service::client::DEFAULT_REPLY_TIMEOUT.as_secs(),
         rows.join("\n")
     );
-    let _ = std::fs::remove_dir_all(&store);
     write_section(out, "calls", &body)?;
     println!("wrote the calls section of {}", out.display());
     Ok(())

@@ -66,6 +66,13 @@ impl SentenceEncoder {
         Ok(Self { model, tokenizer, device, recent })
     }
 
+    /// Forget the remembered sentences (benchmarks replaying the same words measure real encoding).
+    pub fn forget_recent(&self) {
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.clear();
+        }
+    }
+
     pub fn dimension(&self) -> usize {
         384
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use helpline::asr::{AsrError, Transcript};
 use helpline::audio::{wav, Encoding};
 use helpline::call::{
-    CallInput, CallOutput, CallSetup, EndReason, ErrorCode, Pacing, PooledRecognizer, SpeechModels, Switchboard,
+    CallInput, CallOutput, CallSetup, EndReason, ErrorCode, Pacing, Pass, PooledRecognizer, SpeechModels, Switchboard,
     SwitchboardConfig,
 };
 use helpline::dialogue::{Channel, Engine, Line};
@@ -542,8 +542,8 @@ async fn a_call_past_its_maximum_length_is_wrapped_up_and_handed_off() {
     assert_eq!(record.end_reason.as_deref(), Some("max_duration"));
 }
 
-/// The real recogniser, except that one recognition (the `fail_on`-th final, counting from 1) fails or
-/// panics, as a broken stage would.
+/// The real recogniser, except that one final recognition (the `fail_on`-th, counting from 1) fails or
+/// panics, as a broken stage would; partials are left alone.
 struct BrokenOnce {
     real: Arc<dyn PooledRecognizer>,
     calls: AtomicUsize,
@@ -552,14 +552,14 @@ struct BrokenOnce {
 }
 
 impl PooledRecognizer for BrokenOnce {
-    fn recognize(&self, samples: &[f32], threads: usize) -> Result<Transcript, AsrError> {
-        if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
+    fn recognize(&self, samples: &[f32], threads: usize, pass: Pass) -> Result<Transcript, AsrError> {
+        if pass == Pass::Final && self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
             if self.panic {
                 panic!("the decoder fell over");
             }
             return Err(AsrError::Decode("the decoder fell over".into()));
         }
-        self.real.recognize(samples, threads)
+        self.real.recognize(samples, threads, pass)
     }
 }
 
@@ -568,10 +568,7 @@ async fn a_broken_recogniser_mid_call(panic: bool) {
     let mut speech = shared().speech.clone();
     speech.recognizer =
         Arc::new(BrokenOnce { real: speech.recognizer.clone(), calls: AtomicUsize::new(0), fail_on: 2, panic });
-    let engine = Arc::new(Engine::new(Arc::clone(&shared().line), Arc::clone(&store) as Arc<dyn Store>));
-    // One worker: no partials, so the second recognition is the second utterance's final.
-    let config = SwitchboardConfig { workers: 1, max_call_seconds: 900, ..SwitchboardConfig::default() };
-    let board = Arc::new(Switchboard::with_models(speech, engine, config));
+    let board = switchboard(Arc::clone(&store), speech, 900);
     let call_id = if panic { "call-panic" } else { "call-broken" };
     let mut phone = Phone::dial(&board, setup(call_id, JANE, Pacing::Realtime));
     phone.until_quiet(60_000).await;

@@ -197,5 +197,5 @@ mod switchboard;
 #[cfg(feature = "talk")]
 pub mod talk;
 
-pub use recognition::PooledRecognizer;
+pub use recognition::{Pass, PooledRecognizer};
 pub use switchboard::{CallError, SpeechModels, Switchboard, SwitchboardConfig};

@@ -31,7 +31,7 @@ use super::endpoint::{Endpointer, Heard, Utterance};
 use super::inputs::AudioGate;
 use super::playback::{for_the_line, Chunk, Playback};
 use super::pool::{blocking, PoolError};
-use super::recognition::{prepare, stability};
+use super::recognition::{prepare, stability, Pass};
 use super::record::CallLog;
 use super::switchboard::Switchboard;
 use super::{CallInput, CallOutput, CallSetup, EndReason, ErrorCode, TurnTiming};
@@ -656,7 +656,7 @@ impl Call {
             // Two threads when the pool is idle: a lone caller's answer comes sooner.
             let result = pool
                 .run("recognition", 2, move |threads| -> Result<Transcript, StageError> {
-                    Ok(recognizer.recognize(&prepare(samples, rate)?, threads)?)
+                    Ok(recognizer.recognize(&prepare(samples, rate)?, threads, Pass::Final)?)
                 })
                 .await
                 .map_err(StageError::from)
@@ -677,7 +677,7 @@ impl Call {
         let Some(samples) = self.ears.partial_due() else { return };
         let (recognizer, rate) = (Arc::clone(&self.board.speech.recognizer), self.setup.sample_rate);
         let Some(job) = self.board.pool.try_run("partial recognition", 1, move || -> Result<Transcript, StageError> {
-            Ok(recognizer.recognize(&prepare(samples, rate)?, 1)?)
+            Ok(recognizer.recognize(&prepare(samples, rate)?, 1, Pass::Partial)?)
         }) else {
             return;
         };

@@ -192,6 +192,7 @@ pub(super) async fn run(
             Err(error) => return abort(&setup, clock, &outputs, log, error).await,
         };
 
+    log.started();
     let mut call = Call::new(board, engine, setup, clock, outputs, session, log, ears);
     call.take_events(greeting, DialogueJob::Turn);
     call.expect(&expecting);

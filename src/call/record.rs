@@ -29,7 +29,7 @@ fn encoding_name(encoding: Encoding) -> &'static str {
 }
 
 impl CallLog {
-    /// Start the record and save it at once.
+    /// Start the record; it is first saved by [`CallLog::started`], once the session it belongs to exists.
     pub fn open(store: Arc<dyn Store>, setup: &CallSetup) -> Self {
         let record = CallRecord {
             session_id: setup.call_id.clone(),
@@ -56,9 +56,13 @@ impl CallLog {
                 }
             }
         });
-        let log = Self { record, saves: Some(saves), writer: Some(writer) };
-        log.save();
-        log
+        Self { record, saves: Some(saves), writer: Some(writer) }
+    }
+
+    /// The session is open (the store keeps a call under its session): save the record now, so a
+    /// crash from here on still leaves the call on record.
+    pub fn started(&self) {
+        self.save();
     }
 
     /// Save the timings so far (after a turn).

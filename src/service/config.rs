@@ -25,8 +25,9 @@ pub struct ServeConfig {
     pub asr_model: String,
 }
 
-/// Calls at once by default: measured on a 2-core machine (`helpline bench calls`), where 4 calls keep
-/// turn latency within goal and 8 is the most before replies lag noticeably.
+/// Calls at once by default: what a machine of 8 or more cores takes. On 2 cores `helpline bench calls`
+/// measured replies slowing from 4 calls on and turns going unanswered at 8 (BENCHMARKS.md), so small
+/// machines should set max_calls lower: a refused call can go to an agent; a slow one only frustrates.
 pub const DEFAULT_MAX_CALLS: usize = 8;
 
 impl Default for ServeConfig {

@@ -47,6 +47,11 @@ pub struct RecordingTranscript {
     pub segments: Vec<Segment>,
 }
 
+/// `audio` as the recogniser takes it: 16 kHz, level raised (the same for a recording and a call's turn).
+pub fn ready_for_recognition(audio: &Audio) -> Result<Audio, crate::audio::AudioError> {
+    Ok(audio.to_rate(SAMPLE_RATE)?.with_peak_at(PEAK_TARGET, MAX_GAIN_DB))
+}
+
 /// Transcribe `audio` (any rate): resample to 16 kHz, find the speech, recognise each utterance.
 pub fn transcribe_recording(
     recognizer: &dyn Recognizer,
@@ -54,7 +59,7 @@ pub fn transcribe_recording(
     vad_config: &VadConfig,
     audio: &Audio,
 ) -> Result<RecordingTranscript, RecordingError> {
-    let wideband = audio.to_rate(SAMPLE_RATE)?.with_peak_at(PEAK_TARGET, MAX_GAIN_DB);
+    let wideband = ready_for_recognition(audio)?;
     let utterances = group_for_recognition(&speech_segments(vad, &wideband.samples, SAMPLE_RATE, vad_config)?);
     let mut texts = Vec::new();
     let mut segments = Vec::new();

@@ -1,14 +1,8 @@
 //! Recognition inside a call: an utterance at the call's rate becomes Whisper's input, and consecutive
 //! partial transcripts say how settled the words are.
 
-use crate::asr::{AsrError, AudioContext, Recognizer, Transcript, WhisperConfig, WhisperRecognizer, SAMPLE_RATE};
+use crate::asr::{AsrError, AudioContext, Recognizer, Transcript, WhisperConfig, WhisperRecognizer};
 use crate::audio::{Audio, AudioError};
-
-/// Utterances are brought up to a −1 dBFS peak by at most 30 dB before recognition, as recordings are
-/// (`asr::recording`): a phone line's level varies a lot from caller to caller, Whisper's accuracy much
-/// less so once the level is right.
-const PEAK_TARGET: f32 = 0.9;
-const MAX_GAIN_DB: f32 = 30.0;
 
 /// Which recognition of an utterance this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,10 +40,10 @@ impl PooledRecognizer for WhisperRecognizer {
     }
 }
 
-/// An utterance at `rate` as the recogniser takes it: 16 kHz, level raised.
+/// An utterance at `rate` as the recogniser takes it: 16 kHz, level raised as recordings are (a phone
+/// line's level varies a lot from caller to caller, Whisper's accuracy much less so once it is right).
 pub fn prepare(samples: Vec<f32>, rate: u32) -> Result<Vec<f32>, AudioError> {
-    let audio = Audio::new(samples, rate).to_rate(SAMPLE_RATE)?;
-    Ok(audio.with_peak_at(PEAK_TARGET, MAX_GAIN_DB).samples)
+    Ok(crate::asr::recording::ready_for_recognition(&Audio::new(samples, rate))?.samples)
 }
 
 /// How settled a partial transcript is, 0..1: the share of its words that the previous partial of the

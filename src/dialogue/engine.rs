@@ -490,7 +490,7 @@ impl Engine {
                 if !keyed && confident.is_some_and(|i| i.intent == "talk_to_agent") {
                     return self.handoff(session, turn, &[Reason::ExplicitRequest], &self.flow_target(session), None);
                 }
-                if self.global(session, turn, parse)? || self.digress(session, turn, parse, &flow)? {
+                if self.global(session, turn, parse)? || self.digress(session, turn, parse, flow)? {
                     return Ok(());
                 }
                 self.no_match(session, turn, None)
@@ -750,10 +750,10 @@ impl Engine {
             let Some(frame) = session.state.stack.last() else {
                 return Ok(());
             };
-            let flow = self.line.flows.get(&frame.flow).expect("flows are checked at load").clone();
+            let flow = self.line.flows.get(&frame.flow).expect("flows are checked at load");
             steps_run += 1;
             if steps_run > MAX_STEPS_PER_TURN {
-                return Err(DialogueError::Loop { flow: flow.name, steps: steps_run });
+                return Err(DialogueError::Loop { flow: flow.name.clone(), steps: steps_run });
             }
             let Some(step) = flow.steps.get(frame.step) else {
                 self.flow_done(session, turn)?;
@@ -763,7 +763,7 @@ impl Engine {
                 self.advance(session);
                 continue;
             }
-            self.step(session, turn, &flow, step)?;
+            self.step(session, turn, flow, step)?;
         }
     }
 
@@ -941,10 +941,11 @@ impl Engine {
         }
     }
 
-    fn top_step(&self, session: &Session) -> Option<(Flow, Step)> {
+    /// The flow and step the session is on; borrowed from the line, never from the session.
+    fn top_step(&self, session: &Session) -> Option<(&Flow, &Step)> {
         let frame = session.state.stack.last()?;
         let flow = self.line.flows.get(&frame.flow)?;
-        Some((flow.clone(), flow.steps.get(frame.step)?.clone()))
+        Some((flow, flow.steps.get(frame.step)?))
     }
 
     fn set_slot(&self, session: &mut Session, slot: &str, value: Value) {

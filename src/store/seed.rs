@@ -116,19 +116,10 @@ pub fn seed(store: &dyn Store, path: &Path) -> Result<usize, SeedError> {
     Ok(customers.len())
 }
 
-/// serde-saphyr's message for the person editing the file, without its own location suffix (the
-/// `file:line` is printed in front), with a hint where a date or time did not parse.
+/// The NLU files' YAML wording (`nlu::data::yaml_message`), with a hint where a date or time did not
+/// parse.
 fn yaml_message(error: &serde_saphyr::Error) -> String {
-    let message = error.without_snippet().to_string();
-    let message = match message.rfind(" at line ") {
-        Some(cut) => &message[..cut],
-        None => &message,
-    };
-    // serde's own wording, from `deny_unknown_fields`.
-    let message =
-        message
-            .replacen("unknown field", "unknown key", 1)
-            .replacen(", expected one of", "; allowed keys:", 1);
+    let message = crate::nlu::data::yaml_message(error);
     // chrono's parse errors, which say nothing of the format they wanted.
     const CHRONO: [&str; 6] = [
         "input contains invalid characters",

@@ -88,6 +88,9 @@ enum BenchSuite {
         /// Concurrent calls to measure, e.g. 1,2,4,8 (or the flag repeated).
         #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4, 8])]
         concurrency: Vec<usize>,
+        /// Times each level is run (its turns are pooled): one call gives only three turns.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// Recognition and synthesis speed, accuracy and memory.
     Speech {
@@ -132,8 +135,8 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 Command::Serve(args) => cli::serve::run(&models, args),
                 Command::Call(args) => cli::call::run(&models, args),
-                Command::Bench { suite: BenchSuite::Calls { concurrency } } => {
-                    helpline::bench::calls::calls(&models, &concurrency, Path::new("BENCHMARKS.md"))
+                Command::Bench { suite: BenchSuite::Calls { concurrency, rounds } } => {
+                    helpline::bench::calls::calls(&models, &concurrency, rounds, Path::new("BENCHMARKS.md"))
                 }
                 Command::Demo { output } => cli::speech::demo(&models, &output),
                 Command::Nlu { command } => cli::nlu::run(&models, command),

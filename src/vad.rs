@@ -474,6 +474,15 @@ impl VoiceDetector {
         self.open.is_some_and(|segment| segment.reported_start.is_some())
     }
 
+    /// Where the pause the caller is in now began (unpadded), while a reported segment is open and its
+    /// silence has not yet lasted `min_silence_ms`; `None` while they speak or when no segment is open.
+    /// A pause that goes on becomes the segment's end, at this sample plus `speech_pad_ms`.
+    pub fn pause_started_at(&self) -> Option<u64> {
+        self.open
+            .filter(|segment| segment.reported_start.is_some())
+            .and_then(|segment| segment.silence_since)
+    }
+
     /// Change how much silence ends a turn, from the next chunk on (e.g. longer while the caller reads out
     /// a card number in groups).
     pub fn set_min_silence_ms(&mut self, ms: u32) {

@@ -53,4 +53,6 @@ pub enum AsrError {
     TooLong { seconds: f64, max: f64 },
     #[error("recognition failed: {0}")]
     Decode(String),
+    #[error("recognition was aborted because its transcript was no longer needed")]
+    Aborted,
 }

@@ -1,6 +1,7 @@
 //! The whisper.cpp recogniser, through `whisper-rs`.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
@@ -95,6 +96,58 @@ impl WhisperRecognizer {
         Self { context: Arc::clone(&self.context), config }
     }
 
+    /// Recognise `samples` unless `abort` is raised first: whisper.cpp checks it between the steps of
+    /// its encoder and decoder, so an aborted recognition gives its thread back within milliseconds
+    /// ([`AsrError::Aborted`]). A partial transcript nobody needs any more must not hold a core that a
+    /// caller's final transcript is waiting for.
+    pub fn recognize_abortable(&self, samples: &[f32], abort: Arc<AtomicBool>) -> Result<Transcript, AsrError> {
+        self.run(samples, Some(abort))
+    }
+
+    fn run(&self, samples: &[f32], abort: Option<Arc<AtomicBool>>) -> Result<Transcript, AsrError> {
+        if abort.as_ref().is_some_and(|abort| abort.load(Ordering::Relaxed)) {
+            return Err(AsrError::Aborted); // cancelled while it waited for a thread
+        }
+        let seconds = samples.len() as f64 / f64::from(SAMPLE_RATE);
+        if seconds > MAX_UTTERANCE_S {
+            return Err(AsrError::TooLong { seconds, max: MAX_UTTERANCE_S });
+        }
+        // Near-silence never reaches the decoder: it is where Whisper invents "Thank you."
+        if guards::is_too_quiet(samples) {
+            return Ok(Transcript::default());
+        }
+        // whisper.cpp refuses clips under 1 s (and decodes them poorly); pad short ones with silence.
+        let mut padded;
+        let input = if samples.len() < SAMPLE_RATE as usize + SAMPLE_RATE as usize / 10 {
+            padded = samples.to_vec();
+            padded.resize(SAMPLE_RATE as usize * 11 / 10, 0.0);
+            &padded[..]
+        } else {
+            samples
+        };
+        let mut state = self
+            .context
+            .create_state()
+            .map_err(|e| AsrError::Decode(format!("creating a decoder state: {e}")))?;
+        let mut params = self.params(input.len());
+        if let Some(abort) = &abort {
+            // whisper-rs 0.16's `set_abort_callback_safe` hands whisper.cpp a pointer to a boxed trait
+            // object but reads it back as the closure type, so every recognition aborted at once; the
+            // flag is passed directly instead.
+            // SAFETY: the callback only reads the flag, and `abort` keeps it alive until `full` returns.
+            unsafe {
+                params.set_abort_callback(Some(abort_when_raised));
+                params.set_abort_callback_user_data(Arc::as_ptr(abort).cast_mut().cast());
+            }
+        }
+        let decoded = state.full(params, input);
+        if abort.is_some_and(|abort| abort.load(Ordering::Relaxed)) {
+            return Err(AsrError::Aborted);
+        }
+        decoded.map_err(|e| AsrError::Decode(e.to_string()))?;
+        Ok(guards::reject_hallucinations(read_transcript(&state, self.context.token_eot())))
+    }
+
     fn params(&self, samples: usize) -> FullParams<'_, '_> {
         // Greedy decoding with whisper.cpp's temperature fallback: when a decode looks degenerate
         // (entropy or log-probability below its threshold) it retries at higher temperature.
@@ -127,30 +180,15 @@ impl WhisperRecognizer {
 
 impl Recognizer for WhisperRecognizer {
     fn recognize(&self, samples: &[f32]) -> Result<Transcript, AsrError> {
-        let seconds = samples.len() as f64 / f64::from(SAMPLE_RATE);
-        if seconds > MAX_UTTERANCE_S {
-            return Err(AsrError::TooLong { seconds, max: MAX_UTTERANCE_S });
-        }
-        // Near-silence never reaches the decoder: it is where Whisper invents "Thank you."
-        if guards::is_too_quiet(samples) {
-            return Ok(Transcript::default());
-        }
-        // whisper.cpp refuses clips under 1 s (and decodes them poorly); pad short ones with silence.
-        let mut padded;
-        let input = if samples.len() < SAMPLE_RATE as usize + SAMPLE_RATE as usize / 10 {
-            padded = samples.to_vec();
-            padded.resize(SAMPLE_RATE as usize * 11 / 10, 0.0);
-            &padded[..]
-        } else {
-            samples
-        };
-        let mut state = self
-            .context
-            .create_state()
-            .map_err(|e| AsrError::Decode(format!("creating a decoder state: {e}")))?;
-        state.full(self.params(input.len()), input).map_err(|e| AsrError::Decode(e.to_string()))?;
-        Ok(guards::reject_hallucinations(read_transcript(&state, self.context.token_eot())))
+        self.run(samples, None)
     }
+}
+
+/// whisper.cpp's abort hook: stop when the `AtomicBool` behind `flag` is raised.
+unsafe extern "C" fn abort_when_raised(flag: *mut std::ffi::c_void) -> bool {
+    // SAFETY: `run` passes a pointer to an `AtomicBool` it keeps alive for the whole recognition.
+    let flag = unsafe { &*(flag as *const AtomicBool) };
+    flag.load(Ordering::Relaxed)
 }
 
 /// Collect segments and token statistics from a finished decode.

@@ -25,6 +25,10 @@ pub const CALLER_TURNS: [&str; 3] = [
     "audio-samples/caller-no-thanks-8k.wav",
 ];
 
+/// Jane Doe, a customer of the sample line with a credit card, so the turns above make a conversation
+/// (confirm the card, block it; later calls hear it is already blocked, a reply of the same length).
+const BENCH_CALLER: &str = "+15551234567";
+
 /// Gap between the starts of concurrent calls: calls arrive at random moments on a real line.
 const STAGGER: Duration = Duration::from_millis(700);
 
@@ -82,6 +86,19 @@ struct Level {
     elapsed_s: f64,
 }
 
+impl Level {
+    /// Pool another round of the same level into this one.
+    fn add(&mut self, other: Level) {
+        self.latencies.extend(other.latencies);
+        self.unanswered += other.unanswered;
+        self.recognition.extend(other.recognition);
+        self.understanding.extend(other.understanding);
+        self.synthesis.extend(other.synthesis);
+        self.peak_rss = self.peak_rss.max(other.peak_rss);
+        self.elapsed_s += other.elapsed_s;
+    }
+}
+
 /// Run `calls` calls at once, named `{label}-{i}` (call ids are session ids: each must be new).
 async fn level(endpoint: &str, label: &str, calls: usize, turns: &[CallerTurn]) -> Result<Level> {
     let started = std::time::Instant::now();
@@ -102,7 +119,7 @@ async fn level(endpoint: &str, label: &str, calls: usize, turns: &[CallerTurn]) 
     for i in 0..calls {
         let plan = CallPlan {
             pacing: Pacing::Realtime,
-            caller: Some("+15551230000".into()),
+            caller: Some(BENCH_CALLER.into()),
             ..CallPlan::new(format!("bench-{label}-{i}"), turns.to_vec())
         };
         let endpoint = endpoint.to_string();
@@ -146,9 +163,12 @@ async fn level(endpoint: &str, label: &str, calls: usize, turns: &[CallerTurn]) 
 }
 
 /// Measure each level of `concurrency` and write the `calls` section of `out`.
-pub fn calls(models: &ModelDir, concurrency: &[usize], out: &Path) -> Result<()> {
+pub fn calls(models: &ModelDir, concurrency: &[usize], rounds: usize, out: &Path) -> Result<()> {
     if concurrency.is_empty() || concurrency.contains(&0) {
         bail!("--concurrency needs numbers of calls of at least 1, e.g. --concurrency 1,2,4,8");
+    }
+    if rounds == 0 {
+        bail!("--rounds needs at least 1");
     }
     let (machine, commit) = provenance();
     let load_before = load_average();
@@ -176,7 +196,10 @@ pub fn calls(models: &ModelDir, concurrency: &[usize], out: &Path) -> Result<()>
         // so they are not any one call's cost.
         let idle = rss_mib();
         for &calls in concurrency {
-            let result = level(&server.endpoint(), &format!("{calls}-at-once"), calls, &turns).await?;
+            let mut result = level(&server.endpoint(), &format!("{calls}-at-once-1"), calls, &turns).await?;
+            for round in 2..=rounds {
+                result.add(level(&server.endpoint(), &format!("{calls}-at-once-{round}"), calls, &turns).await?);
+            }
             let ms = |v: f64| if v.is_nan() { "—".to_string() } else { format!("{v:.0} ms") };
             let row = format!(
                 "| {} | {}{} | {} | {} | {} / {} / {} | {:.0} MiB | {:.0} MiB | {:.0} s |",
@@ -190,7 +213,7 @@ pub fn calls(models: &ModelDir, concurrency: &[usize], out: &Path) -> Result<()>
                 ms(median(&result.synthesis)),
                 result.peak_rss,
                 (result.peak_rss - idle) / result.calls as f64,
-                result.elapsed_s,
+                result.elapsed_s / rounds as f64,
             );
             eprintln!("{row}");
             rows.push(row);
@@ -201,11 +224,12 @@ pub fn calls(models: &ModelDir, concurrency: &[usize], out: &Path) -> Result<()>
     let _ = std::fs::remove_dir_all(&store);
     let load_after = load_average();
     let body = format!(
-        "## Calls (`helpline bench calls --concurrency {}`)\n\nMachine: {machine} (load average {load_before} at the \
-         start, {load_after} at the end: other work on the machine slows every figure). Commit: {commit}. One \
-         in-process server, N clients over real gRPC on loopback, REALTIME pacing (20 ms mu-law frames at 8 kHz, \
-         replies played in real time), {} caller turns a call, call starts {} ms apart. Turn latency is \
-         measured at the client: last voiced caller frame sent → first reply audio received. Server shares are \
+        "## Calls (`helpline bench calls --concurrency {} --rounds {rounds}`)\n\nMachine: {machine} (load average \
+         {load_before} at the start, {load_after} at the end: other work on the machine slows every figure). \
+         Commit: {commit}. One in-process server, N clients over real gRPC on loopback, REALTIME pacing (20 ms \
+         mu-law frames at 8 kHz, replies played in real time), {} caller turns a call, call starts {} ms apart; \
+         each level runs {rounds} times and its turns are pooled (wall time is per round). Turn latency is \
+         measured at the client: last voiced caller frame sent (before the reply) → first reply audio received. Server shares are \
          medians of the `CallEnded` timing records. Resident memory: {loaded:.0} MiB with everything loaded, \
          {idle:.0} MiB idle after a first call; per call = (peak − idle) / N. A turn is unanswered when no reply \
          audio came within {} s.\n\nGoals: p50 ≤ 900 ms and p95 ≤ 1.5 s at 1 call; p95 ≤ 2 s at 4 calls.\n\n\

@@ -72,6 +72,24 @@ pub struct Utterance {
     pub first_sample: u64,
 }
 
+/// The utterance so far, cut as its end would be if the pause the caller is in now ends their turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyCut {
+    /// Where the pause began (see [`Endpointer::pause_started_at`]).
+    pub pause_sample: u64,
+    pub start_sample: u64,
+    pub end_sample: u64,
+    /// Exactly the samples the [`Utterance`] will hold if the turn ends at this pause.
+    pub samples: Vec<f32>,
+}
+
+impl EarlyCut {
+    /// Whether `utterance` is the one this cut foresaw (the caller said nothing more).
+    pub fn foresaw(&self, utterance: &Utterance) -> bool {
+        self.start_sample == utterance.start_sample && self.end_sample == utterance.end_sample
+    }
+}
+
 /// Voice activity and the recent audio of one caller.
 pub struct Endpointer {
     detector: VoiceDetector,
@@ -81,6 +99,8 @@ pub struct Endpointer {
     audio_start: u64,
     /// The start of the utterance in progress and where the last partial stopped.
     open: Option<(u64, u64)>,
+    /// The pause an early cut was last made at, so each pause gets one.
+    early_cut_at: Option<u64>,
 }
 
 impl Endpointer {
@@ -91,6 +111,7 @@ impl Endpointer {
             audio: Vec::new(),
             audio_start: 0,
             open: None,
+            early_cut_at: None,
         })
     }
 
@@ -130,6 +151,39 @@ impl Endpointer {
         Some(self.slice(start.saturating_sub(self.ms_to_samples(UTTERANCE_PAD_MS)), now))
     }
 
+    /// The utterance so far, once per pause, as soon as the pause is long enough for the cut to hold
+    /// exactly what the utterance will if the pause ends the turn (the detector's padding and ours are
+    /// audio already heard): about 350 ms into the pause. Recognising it then, rather than when the turn
+    /// is declared 600 ms in, takes recognition off the caller's wait; if they go on speaking, the cut
+    /// is simply not the utterance (see [`EarlyCut::foresaw`]).
+    pub fn early_cut_due(&mut self) -> Option<EarlyCut> {
+        let (start_sample, _) = self.open?;
+        let pause = self.detector.pause_started_at()?;
+        if self.early_cut_at == Some(pause) {
+            return None;
+        }
+        let vad_pad = u64::from(self.detector.config().speech_pad_ms) * u64::from(self.rate) / 1000;
+        let end_sample = pause + vad_pad;
+        let (first, last) = self.cut_bounds(start_sample, end_sample);
+        if self.position() < last {
+            return None;
+        }
+        self.early_cut_at = Some(pause);
+        Some(EarlyCut { pause_sample: pause, start_sample, end_sample, samples: self.slice(first, last) })
+    }
+
+    /// The pause the caller is in now began at this sample (`None` while they speak or are silent
+    /// between turns).
+    pub fn pause_started_at(&self) -> Option<u64> {
+        self.open.and(self.detector.pause_started_at())
+    }
+
+    /// The stream samples an utterance from `start_sample` to `end_sample` is cut out with.
+    fn cut_bounds(&self, start_sample: u64, end_sample: u64) -> (u64, u64) {
+        let pad = self.ms_to_samples(UTTERANCE_PAD_MS);
+        (start_sample.saturating_sub(pad).max(self.audio_start), end_sample + pad)
+    }
+
     fn on_event(&mut self, event: VadEvent) -> Heard {
         match event {
             VadEvent::SpeechStart { at_sample } => {
@@ -138,9 +192,8 @@ impl Endpointer {
             }
             VadEvent::SpeechEnd { start_sample, end_sample } => {
                 self.open = None;
-                let pad = self.ms_to_samples(UTTERANCE_PAD_MS);
-                let first_sample = start_sample.saturating_sub(pad).max(self.audio_start);
-                let samples = self.slice(first_sample, end_sample + pad);
+                let (first_sample, last) = self.cut_bounds(start_sample, end_sample);
+                let samples = self.slice(first_sample, last);
                 Heard::Utterance(Utterance { start_sample, end_sample, samples, first_sample })
             }
         }
@@ -263,6 +316,32 @@ mod tests {
         assert!(partial_lengths.windows(2).all(|w| w[1] > w[0]), "each partial holds more: {partial_lengths:?}");
         let step = partial_lengths[1] - partial_lengths[0];
         assert!((step as i64 - rate as i64).abs() <= frame as i64, "one second apart: {step}");
+    }
+
+    #[test]
+    fn an_early_cut_at_each_pause_holds_exactly_the_utterance_a_final_pause_ends() {
+        for rate in [8_000, 16_000] {
+            let mut endpointer = Endpointer::new(model(), rate).expect("endpointer");
+            // A 400 ms pause inside the turn, then the end of it.
+            let audio = two_phrases(rate, 400);
+            let frame = (rate * FRAME_MS / 1000) as usize;
+            let (mut cuts, mut heard) = (Vec::new(), Vec::new());
+            for chunk in audio.chunks(frame) {
+                heard.extend(endpointer.push(chunk).expect("push"));
+                if let Some(cut) = endpointer.early_cut_due() {
+                    let silence_ms = (endpointer.position() - cut.end_sample) * 1000 / u64::from(rate);
+                    assert!(silence_ms <= UTTERANCE_PAD_MS + 40, "{rate} Hz: cut {silence_ms} ms after its end");
+                    cuts.push(cut);
+                }
+            }
+            let found = utterances(&heard);
+            assert_eq!(found.len(), 1, "{rate} Hz: one turn");
+            assert_eq!(cuts.len(), 2, "{rate} Hz: one cut in the pause inside the turn, one at its end");
+            assert!(!cuts[0].foresaw(found[0]), "{rate} Hz: the caller went on after the first pause");
+            assert!(cuts[1].foresaw(found[0]), "{rate} Hz: the turn ended at the second pause");
+            assert_eq!(cuts[1].samples, found[0].samples, "{rate} Hz: the same audio as the utterance");
+            assert_eq!(endpointer.pause_started_at(), None);
+        }
     }
 
     #[test]

@@ -197,5 +197,6 @@ mod switchboard;
 #[cfg(feature = "talk")]
 pub mod talk;
 
+pub use pool::Cancel;
 pub use recognition::{Pass, PooledRecognizer};
 pub use switchboard::{CallError, SpeechModels, Switchboard, SwitchboardConfig};

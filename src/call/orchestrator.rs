@@ -17,7 +17,7 @@
 //! outputs, starts whatever can start next and checks whether the call is over. Whatever goes wrong,
 //! the last output is `CallEnded`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,10 +27,10 @@ use tokio::sync::mpsc;
 
 use super::barge_in::{BargeIn, OnSpeech, OnWords};
 use super::dtmf::DigitCollector;
-use super::endpoint::{Endpointer, Heard, Utterance};
+use super::endpoint::{EarlyCut, Endpointer, Heard, Utterance};
 use super::inputs::AudioGate;
 use super::playback::{for_the_line, Chunk, Playback};
-use super::pool::{blocking, PoolError};
+use super::pool::{blocking, Cancel, PoolError};
 use super::recognition::{prepare, stability, Pass};
 use super::record::CallLog;
 use super::switchboard::Switchboard;
@@ -71,11 +71,35 @@ enum StageError {
 
 /// The end of a piece of work, sent back to the call's loop.
 enum Done {
-    Final { utterance: Pending, result: Result<Transcript, StageError>, recognition_ms: f64 },
-    Partial { utterance: u64, result: Result<Transcript, StageError> },
-    Dialogue { job: DialogueJob, result: Result<Turned, StageError>, understanding_ms: f64 },
-    Sentence { reply_id: u64, text: String, audio: Vec<u8>, synthesis_ms: f64 },
-    Spoken { reply_id: u64, result: Result<(), StageError> },
+    Final {
+        utterance: Pending,
+        result: Result<Transcript, StageError>,
+        recognition_ms: f64,
+    },
+    /// A recognition started at a pause, before the caller's turn was known to have ended.
+    Early {
+        id: u64,
+        result: Result<Transcript, StageError>,
+    },
+    Partial {
+        utterance: u64,
+        result: Result<Transcript, StageError>,
+    },
+    Dialogue {
+        job: DialogueJob,
+        result: Result<Turned, StageError>,
+        understanding_ms: f64,
+    },
+    Sentence {
+        reply_id: u64,
+        text: String,
+        audio: Vec<u8>,
+        synthesis_ms: f64,
+    },
+    Spoken {
+        reply_id: u64,
+        result: Result<(), StageError>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +123,24 @@ struct Pending {
     /// Call time the caller stopped speaking, and the silence waited before the turn was declared.
     ended_ms: u64,
     endpoint_ms: f64,
+    /// The early recognition that already has (or is making) its transcript.
+    early: Option<u64>,
+}
+
+impl Pending {
+    /// Call time the turn was declared over.
+    fn declared_ms(&self) -> u64 {
+        self.ended_ms + self.endpoint_ms as u64
+    }
+}
+
+/// The recognition of the utterance so far, started when the caller paused: if the pause ends their
+/// turn, its transcript is the turn's, and the caller does not wait for a recognition started only
+/// once the turn was declared over.
+struct Early {
+    id: u64,
+    cut: EarlyCut,
+    cancel: Cancel,
 }
 
 /// A caller turn waiting for the dialogue.
@@ -246,8 +288,16 @@ struct Call {
     utterance_ignored: bool,
     to_recognise: VecDeque<Pending>,
     recognising: bool,
-    partial_in_flight: bool,
+    /// The recognition started at the pause the caller is in now.
+    early: Option<Early>,
+    next_early: u64,
+    /// Early recognitions finished, by id, with the call time they finished, until their turn takes them.
+    early_results: HashMap<u64, (Result<Transcript, StageError>, u64)>,
+    /// The partial recognition in flight, which is cancelled once it is no longer wanted.
+    partial: Option<Cancel>,
     last_partial: String,
+    /// The dialogue waits for a digit string (a longer pause ends the turn; the full window is used).
+    expecting_digits: bool,
 
     // The dialogue.
     turns_waiting: VecDeque<QueuedTurn>,
@@ -322,8 +372,12 @@ impl Call {
             utterance_ignored: false,
             to_recognise: VecDeque::new(),
             recognising: false,
-            partial_in_flight: false,
+            early: None,
+            next_early: 1,
+            early_results: HashMap::new(),
+            partial: None,
             last_partial: String::new(),
+            expecting_digits: false,
             turns_waiting: VecDeque::new(),
             thinking: false,
             failing_in_flight: false,
@@ -428,7 +482,59 @@ impl Call {
                 Heard::Utterance(utterance) => self.on_utterance(utterance),
             }
         }
+        self.follow_pause();
         self.start_partial();
+    }
+
+    /// The caller may be done: recognise what they said so far now, at their pause, rather than once the
+    /// silence has lasted long enough to end the turn. If they go on speaking, that work is cancelled.
+    fn follow_pause(&mut self) {
+        if let Some(early) = &self.early {
+            if self.ears.pause_started_at() == Some(early.cut.pause_sample) {
+                return; // still in the pause it was started at
+            }
+            self.drop_early();
+        }
+        if self.utterance_ignored || self.wrapping_up() || self.deaf.is_some() {
+            return;
+        }
+        let Some(cut) = self.ears.early_cut_due() else { return };
+        // The early recognition supersedes any partial of the same words.
+        if let Some(partial) = &self.partial {
+            partial.cancel();
+        }
+        let (id, cancel) = (self.next_early, Cancel::default());
+        self.next_early += 1;
+        let samples = cut.samples.clone();
+        self.early = Some(Early { id, cut, cancel: cancel.clone() });
+        let pass = self.final_pass();
+        let (pool, recognizer, rate) =
+            (self.board.pool.clone(), Arc::clone(&self.board.speech.recognizer), self.setup.sample_rate);
+        let work = self.work.clone();
+        tokio::spawn(async move {
+            let result = pool
+                .run("recognition", 2, move |threads| -> Result<Transcript, StageError> {
+                    Ok(recognizer.recognize(&prepare(samples, rate)?, threads, pass, &cancel)?)
+                })
+                .await
+                .map_err(StageError::from)
+                .and_then(|r| r);
+            let _ = work.send(Done::Early { id, result });
+        });
+    }
+
+    fn drop_early(&mut self) {
+        if let Some(early) = self.early.take() {
+            early.cancel.cancel();
+        }
+    }
+
+    fn final_pass(&self) -> Pass {
+        if self.expecting_digits {
+            Pass::FinalDigits
+        } else {
+            Pass::Final
+        }
     }
 
     /// The caller started to speak: barge-in is decided here, not after recognition.
@@ -466,7 +572,19 @@ impl Call {
 
     fn on_utterance(&mut self, utterance: Utterance) {
         self.emit(|at_ms| CallOutput::SpeechEnded { at_ms });
+        if let Some(partial) = &self.partial {
+            partial.cancel(); // the final is on its way
+        }
+        let early = self.early.take();
         let deaf = self.deaf.take();
+        let early = match early {
+            Some(early) if deaf.is_none() && early.cut.foresaw(&utterance) => Some(early.id),
+            Some(early) => {
+                early.cancel.cancel();
+                None
+            }
+            None => None,
+        };
         if self.utterance_ignored || self.wrapping_up() {
             return;
         }
@@ -488,7 +606,7 @@ impl Call {
             None => {}
         }
         let ended_ms = self.now_ms().saturating_sub(silence_ms);
-        self.to_recognise.push_back(Pending { samples, ended_ms, endpoint_ms: silence_ms as f64 });
+        self.to_recognise.push_back(Pending { samples, ended_ms, endpoint_ms: silence_ms as f64, early });
     }
 
     fn on_keys(&mut self, keys: &str) {
@@ -646,18 +764,26 @@ impl Call {
         if self.recognising {
             return;
         }
+        let Some(front) = self.to_recognise.front() else { return };
+        if let Some(id) = front.early {
+            // Recognised from the pause on: take its transcript once it is there (it usually already is).
+            let Some((result, finished_ms)) = self.early_results.remove(&id) else { return };
+            let Some(utterance) = self.to_recognise.pop_front() else { return };
+            let waited_ms = finished_ms.saturating_sub(utterance.declared_ms());
+            return self.on_final(utterance, result, waited_ms as f64);
+        }
         let Some(utterance) = self.to_recognise.pop_front() else { return };
         self.recognising = true;
         let samples = utterance.samples.clone();
         let (pool, recognizer, rate) =
             (self.board.pool.clone(), Arc::clone(&self.board.speech.recognizer), self.setup.sample_rate);
-        let work = self.work.clone();
+        let (work, pass) = (self.work.clone(), self.final_pass());
         tokio::spawn(async move {
             let started = Instant::now();
             // Two threads when the pool is idle: a lone caller's answer comes sooner.
             let result = pool
                 .run("recognition", 2, move |threads| -> Result<Transcript, StageError> {
-                    Ok(recognizer.recognize(&prepare(samples, rate)?, threads, Pass::Final)?)
+                    Ok(recognizer.recognize(&prepare(samples, rate)?, threads, pass, &Cancel::default())?)
                 })
                 .await
                 .map_err(StageError::from)
@@ -667,22 +793,29 @@ impl Call {
     }
 
     /// A partial transcript of the utterance in progress, only when a worker is free beyond the one a
-    /// final needs, and never while a final of this call is being made: partials must not delay finals.
+    /// final needs, and never while a final of this call is being made or the caller pauses (the early
+    /// recognition covers that): partials must not delay finals, and yield their thread when one waits.
     fn start_partial(&mut self) {
-        if self.partial_in_flight || self.recognising || self.utterance_ignored || self.wrapping_up() {
+        if self.partial.is_some() || self.recognising || self.utterance_ignored || self.wrapping_up() {
             return;
         }
-        if self.board.pool.idle_threads() < 2 {
+        if self.early.is_some() || self.ears.pause_started_at().is_some() || self.board.pool.idle_threads() < 2 {
             return;
         }
         let Some(samples) = self.ears.partial_due() else { return };
         let (recognizer, rate) = (Arc::clone(&self.board.speech.recognizer), self.setup.sample_rate);
-        let Some(job) = self.board.pool.try_run("partial recognition", 1, move || -> Result<Transcript, StageError> {
-            Ok(recognizer.recognize(&prepare(samples, rate)?, 1, Pass::Partial)?)
-        }) else {
+        let cancel = Cancel::default();
+        let flag = cancel.clone();
+        let Some(job) =
+            self.board
+                .pool
+                .try_run("partial recognition", 1, &cancel, move || -> Result<Transcript, StageError> {
+                    Ok(recognizer.recognize(&prepare(samples, rate)?, 1, Pass::Partial, &flag)?)
+                })
+        else {
             return;
         };
-        self.partial_in_flight = true;
+        self.partial = Some(cancel);
         let (work, utterance) = (self.work.clone(), self.utterance);
         tokio::spawn(async move {
             let result = job.await.map_err(StageError::from).and_then(|r| r);
@@ -831,6 +964,7 @@ impl Call {
     fn on_done(&mut self, done: Done) {
         match done {
             Done::Final { utterance, result, recognition_ms } => self.on_final(utterance, result, recognition_ms),
+            Done::Early { id, result } => self.on_early(id, result),
             Done::Partial { utterance, result } => self.on_partial(utterance, result),
             Done::Dialogue { job, result, understanding_ms } => self.on_dialogue(job, result, understanding_ms),
             Done::Sentence { reply_id, text, audio, synthesis_ms } => {
@@ -877,8 +1011,29 @@ impl Call {
         }
     }
 
+    /// An early recognition finished: kept if a turn is (or may yet be) waiting for it. While the
+    /// caller is still in the pause it was started at, it is also the latest partial transcript.
+    fn on_early(&mut self, id: u64, result: Result<Transcript, StageError>) {
+        let current = self.early.as_ref().is_some_and(|early| early.id == id);
+        if !current && !self.to_recognise.iter().any(|pending| pending.early == Some(id)) {
+            return; // the caller went on speaking: superseded
+        }
+        if current && self.ears.is_speaking() {
+            if let Ok(transcript) = &result {
+                if !transcript.text.is_empty() {
+                    let stability = stability(&self.last_partial, &transcript.text);
+                    self.last_partial = transcript.text.clone();
+                    let text = transcript.text.clone();
+                    self.emit(|at_ms| CallOutput::PartialTranscript { at_ms, text, stability });
+                }
+            }
+        }
+        let now = self.now_ms();
+        self.early_results.insert(id, (result, now));
+    }
+
     fn on_partial(&mut self, utterance: u64, result: Result<Transcript, StageError>) {
-        self.partial_in_flight = false;
+        self.partial = None;
         match result {
             // Only while that utterance is still open: once it has ended, its final is on the way.
             Ok(transcript) if utterance == self.utterance && self.ears.is_speaking() && !transcript.text.is_empty() => {
@@ -887,7 +1042,7 @@ impl Call {
                 let text = transcript.text;
                 self.emit(|at_ms| CallOutput::PartialTranscript { at_ms, text, stability });
             }
-            Ok(_) => {}
+            Ok(_) | Err(StageError::Recognition(AsrError::Aborted)) => {}
             // A partial is a courtesy: if recognition is really broken, the final says so.
             Err(error) => tracing::warn!(call_id = %self.setup.call_id, %error, "partial transcript failed"),
         }
@@ -964,7 +1119,8 @@ impl Call {
     /// What the session waits for decides how long a pause ends the caller's turn, and whether keys
     /// are gathered into one answer.
     fn expect(&mut self, expecting: &Expectation) {
-        self.ears.expect_digits(expecting.digits.is_some());
+        self.expecting_digits = expecting.digits.is_some();
+        self.ears.expect_digits(self.expecting_digits);
         self.digits.expect(expecting.digits);
     }
 

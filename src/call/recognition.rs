@@ -1,42 +1,61 @@
 //! Recognition inside a call: an utterance at the call's rate becomes Whisper's input, and consecutive
 //! partial transcripts say how settled the words are.
 
-use crate::asr::{AsrError, AudioContext, Recognizer, Transcript, WhisperConfig, WhisperRecognizer};
+use super::pool::Cancel;
+use crate::asr::{AsrError, AudioContext, Transcript, WhisperConfig, WhisperRecognizer};
 use crate::audio::{Audio, AudioError};
 
 /// Which recognition of an utterance this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {
-    /// The caller finished: the transcript the dialogue acts on.
+    /// The caller finished (or paused long enough that they may have): the transcript the dialogue
+    /// acts on.
     Final,
+    /// The same, while the dialogue waits for a digit string (an account or card number).
+    FinalDigits,
     /// The caller is still speaking: a provisional transcript, shown and then replaced.
     Partial,
 }
 
-/// Partials use Whisper's window fitted to the utterance with a 10 s floor rather than the full 30 s:
-/// 467 ms instead of 1696 ms for a 3 s utterance on one thread (BENCHMARKS.md). A partial still running
-/// when the caller stops shares the cores with the final, so the cheaper it is, the less it delays the
-/// final; the 2–3 points of word error it costs on 8 kHz audio are acceptable in a provisional
-/// transcript, and the final keeps the full window.
-const PARTIAL_WINDOW_FLOOR_FRAMES: u16 = 500;
+impl Pass {
+    pub fn is_final(self) -> bool {
+        matches!(self, Pass::Final | Pass::FinalDigits)
+    }
+
+    /// How much of Whisper's window this pass computes.
+    ///
+    /// The window fitted to the utterance (10 s floor) costs 306 ms instead of 1153 ms for a 3 s
+    /// utterance on two threads (`bench speech`), which is what lets a reply start within a second of
+    /// the caller's last word. Over the committed clips through 8 kHz mu-law it changed one name and,
+    /// on one digit string, repeated the last digits past the end of the speech; so a digit string,
+    /// where one wrong digit fails the turn, keeps the full window. It can afford it: the caller's
+    /// turn only ends after 1.5 s of silence there, and its recognition starts at the first pause.
+    pub fn window(self) -> AudioContext {
+        match self {
+            Pass::Final | Pass::Partial => AudioContext::Fit { floor: FITTED_WINDOW_FLOOR_FRAMES },
+            Pass::FinalDigits => AudioContext::Full,
+        }
+    }
+}
+
+/// The floor of a fitted window: 10 s. A 5 s floor made short clips loop ("5 5 5 5 …") in trials.
+const FITTED_WINDOW_FLOOR_FRAMES: u16 = 500;
 
 /// A recogniser the worker pool can tell how many threads one recognition may use.
 ///
 /// The seam exists because the pool, not the model, decides threads; the second implementation is the
 /// tests' recogniser that fails or panics on cue, to check that a broken stage hands the caller off.
 pub trait PooledRecognizer: Send + Sync {
-    fn recognize(&self, samples: &[f32], threads: usize, pass: Pass) -> Result<Transcript, AsrError>;
+    /// Recognise `samples` (16 kHz) with `threads`, stopping early with [`AsrError::Aborted`] once
+    /// `cancel` is raised (the result is no longer wanted, or optional work must yield its thread).
+    fn recognize(&self, samples: &[f32], threads: usize, pass: Pass, cancel: &Cancel) -> Result<Transcript, AsrError>;
 }
 
 impl PooledRecognizer for WhisperRecognizer {
-    fn recognize(&self, samples: &[f32], threads: usize, pass: Pass) -> Result<Transcript, AsrError> {
+    fn recognize(&self, samples: &[f32], threads: usize, pass: Pass, cancel: &Cancel) -> Result<Transcript, AsrError> {
         // A copy sharing the loaded model: only the settings differ (no model load, no allocation of note).
-        let audio_context = match pass {
-            Pass::Final => self.config().audio_context,
-            Pass::Partial => AudioContext::Fit { floor: PARTIAL_WINDOW_FLOOR_FRAMES },
-        };
-        let config = WhisperConfig { threads: threads.max(1), audio_context, ..self.config().clone() };
-        Recognizer::recognize(&self.with_config(config), samples)
+        let config = WhisperConfig { threads: threads.max(1), audio_context: pass.window(), ..self.config().clone() };
+        self.with_config(config).recognize_abortable(samples, cancel.flag())
     }
 }
 

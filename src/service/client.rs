@@ -4,7 +4,9 @@
 //! `helpline bench calls`, so all three measure the same thing.
 //!
 //! Turn latency is measured here, at the client: from sending the last voiced frame of a caller turn
-//! (or its DTMF) to receiving the first audio of the reply: what a caller would hear as the pause.
+//! (or its DTMF) to receiving the first audio of the reply: what a caller would hear as the pause. When
+//! the assistant answers at a pause inside the recording ("No, that's all. … Thank you."), it is the
+//! last voiced frame before the answer.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -169,7 +171,8 @@ pub enum ClientEvent {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TurnReport {
     pub source: String,
-    /// Last voiced frame (or DTMF) sent → first reply audio received; None when no reply came.
+    /// Last voiced frame (or DTMF) sent before the reply → first reply audio received; None when no
+    /// reply came.
     pub latency_ms: Option<f64>,
     /// What the server heard (its final transcripts during this turn).
     pub transcript: Vec<String>,
@@ -217,9 +220,9 @@ pub enum ClientError {
     NoTurns,
 }
 
-/// A caller turn ready to send: its frames and which one is the last voiced.
+/// A caller turn ready to send: its frames and which of them are voiced.
 enum Prepared {
-    Speech { source: String, frames: Vec<Vec<u8>>, last_voiced: usize, audio_ms: u64 },
+    Speech { source: String, frames: Vec<Vec<u8>>, voiced: Vec<bool>, audio_ms: u64 },
     Dtmf(String),
 }
 
@@ -234,12 +237,10 @@ fn prepare(turn: usize, caller_turn: &CallerTurn, plan: &CallPlan) -> Result<Pre
             })?;
             let samples: Vec<Vec<f32>> = frames::frames(&narrow.samples, plan.sample_rate).collect();
             let rms = |f: &[f32]| (f.iter().map(|s| s * s).sum::<f32>() / f.len().max(1) as f32).sqrt();
-            let last_voiced =
-                samples.iter().rposition(|f| rms(f) > VOICED_RMS).unwrap_or(samples.len().saturating_sub(1));
             Ok(Prepared::Speech {
                 source: source.clone(),
                 frames: samples.iter().map(|f| plan.encoding.encode(f)).collect(),
-                last_voiced,
+                voiced: samples.iter().map(|f| rms(f) > VOICED_RMS).collect(),
                 audio_ms: (narrow.duration_s() * 1000.0).round() as u64,
             })
         }
@@ -343,9 +344,12 @@ pub async fn place_call(
     let mut next_tick = started;
     let mut phase = Phase::Listening { turn: 0, since: started };
     let mut listening = Listening::default();
-    // When the last voiced frame (or DTMF) of the current turn went out; the first reply audio after it
-    // gives the turn's latency.
+    // When the latest voiced frame (or DTMF) of the current turn went out. The first audio of a reply
+    // newer than the turn (the assistant may answer at a pause, before the recording ends) gives the
+    // turn's latency: the silence the caller heard after their last word before the answer.
     let mut turn_sent: Option<Instant> = None;
+    let mut turn_answered = false;
+    let (mut newest_reply, mut replies_before_turn) = (0u64, 0u64);
     // PlaybackFinished reports due once the caller has heard a reply to its end.
     let mut playback_done: VecDeque<(Instant, u64, bool)> = VecDeque::new();
 
@@ -383,6 +387,7 @@ pub async fn place_call(
                             entities: u.entities.iter().map(|e| format!("{}={}", e.kind, e.value)).collect(),
                         }),
                         Event::ReplyText(r) => {
+                            newest_reply = newest_reply.max(r.reply_id);
                             listening.replies.entry(r.reply_id).or_insert(false);
                             match report.turns.last_mut() {
                                 Some(turn) if current_turn > 0 => turn.replies.push(r.text.clone()),
@@ -391,7 +396,10 @@ pub async fn place_call(
                             emit(&mut report, ClientEvent::ReplyText { at_ms, reply_id: r.reply_id, text: r.text, barge_in_allowed: r.barge_in_allowed });
                         }
                         Event::ReplyAudio(chunk) => {
-                            if let Some(sent) = turn_sent.take() {
+                            newest_reply = newest_reply.max(chunk.reply_id);
+                            let answer = chunk.reply_id > replies_before_turn && !turn_answered;
+                            if let Some(sent) = turn_sent.filter(|_| answer) {
+                                turn_answered = true;
                                 let latency_ms = now.duration_since(sent).as_secs_f64() * 1000.0;
                                 if let Some(turn) = report.turns.last_mut() {
                                     turn.latency_ms = Some(latency_ms);
@@ -478,6 +486,8 @@ pub async fn place_call(
                             let next = *turn + 1;
                             listening = Listening::default();
                             turn_sent = None;
+                            turn_answered = false;
+                            replies_before_turn = newest_reply;
                             match prepared.get(next - 1) {
                                 None => {
                                     let _ = outbound.send(send(pb::caller_message::Message::HangUp(pb::HangUp {}))).await;
@@ -510,9 +520,9 @@ pub async fn place_call(
                     Phase::Transferring | Phase::Speaking { .. } => {}
                 }
                 if let Phase::Speaking { turn, frame } = &mut phase {
-                    if let Some(Prepared::Speech { frames, last_voiced, .. }) = prepared.get(*turn - 1) {
+                    if let Some(Prepared::Speech { frames, voiced, .. }) = prepared.get(*turn - 1) {
                         frame_out = frames.get(*frame);
-                        if *frame == *last_voiced {
+                        if voiced.get(*frame) == Some(&true) && !turn_answered {
                             turn_sent = Some(now);
                         }
                         *frame += 1;

@@ -125,7 +125,7 @@ fn prepare(text: &str) -> Result<Vec<(String, String)>, TtsError> {
 }
 
 /// Words a clause needs before it is worth speaking on its own.
-const MIN_CLAUSE_WORDS: usize = 4;
+const MIN_CLAUSE_WORDS: usize = 3;
 
 /// Cut a long first sentence after its first clause ("Thank you for calling Acme Bank, | how can I help
 /// you today?"), so the caller hears audio after one clause's synthesis rather than the whole

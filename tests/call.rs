@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -209,6 +209,16 @@ impl Phone {
     async fn hang_up(mut self) -> (EndReason, Vec<CallOutput>) {
         self.send(CallInput::HangUp).await;
         self.finish().await
+    }
+
+    /// The service shuts down mid-call: the call ends at once.
+    async fn service_stops(mut self) -> (EndReason, Vec<CallOutput>) {
+        self.send(CallInput::ServiceStopping).await;
+        let reason = (&mut self.call).await.expect("the call task");
+        while let Some(output) = self.outputs.recv().await {
+            self.heard.push(output);
+        }
+        (reason, self.heard)
     }
 
     /// Wait for the call to end on its own, the line still carrying silence (as a phone line does).
@@ -495,6 +505,47 @@ async fn keys_in_a_digit_slot_reach_the_dialogue_as_one_answer_after_the_inter_d
     last_is_call_ended(&heard, EndReason::CallerHungUp);
 }
 
+/// The real recogniser, counting the final recognitions that ran to a transcript.
+struct CountingFinals {
+    real: Arc<dyn PooledRecognizer>,
+    finished: AtomicUsize,
+}
+
+impl PooledRecognizer for CountingFinals {
+    fn recognize(&self, samples: &[f32], threads: usize, pass: Pass, cancel: &Cancel) -> Result<Transcript, AsrError> {
+        let result = self.real.recognize(samples, threads, pass, cancel);
+        if pass.is_final() && result.is_ok() {
+            self.finished.fetch_add(1, Ordering::SeqCst);
+        }
+        result
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_turn_is_recognised_once_starting_at_the_callers_pause() {
+    let mut speech = shared().speech.clone();
+    let counting = Arc::new(CountingFinals { real: speech.recognizer.clone(), finished: AtomicUsize::new(0) });
+    speech.recognizer = counting.clone();
+    let board = switchboard(fresh_store(), speech, 900);
+    let mut phone = Phone::dial(&board, setup("call-early", JANE, Pacing::Realtime));
+    phone.until_quiet(60_000).await;
+    phone.say("caller-agent-8k.wav").await;
+    phone
+        .silence_until("the hand-off", 30_000, |h| h.iter().any(|o| matches!(o, CallOutput::Handoff { .. })))
+        .await;
+    let (reason, heard) = phone.finish().await;
+    let log = describe(&heard);
+
+    assert_eq!(reason, EndReason::HandedOff, "{log}");
+    assert_eq!(finals(&heard).len(), 1, "{log}");
+    // The recognition begun at the pause was the turn's: none was started again when the turn ended.
+    assert_eq!(counting.finished.load(Ordering::SeqCst), 1, "{log}");
+    let Some(CallOutput::CallEnded { turns, .. }) = heard.last() else { unreachable!() };
+    let turn = turns.first().expect("the caller's turn was timed");
+    // It began about 350 ms into the caller's silence; the turn ended at 600 ms.
+    assert!((150.0..=400.0).contains(&turn.recognition_lead_ms), "{turn:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn silence_after_a_reply_is_met_with_a_reprompt_then_a_person() {
     let store = fresh_store();
@@ -606,6 +657,33 @@ async fn a_recognition_error_mid_call_hands_off_with_the_transcript_kept() {
 #[tokio::test(start_paused = true)]
 async fn a_panic_in_recognition_mid_call_hands_off_with_the_transcript_kept() {
     a_broken_recogniser_mid_call(true).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_shutting_down_hands_the_caller_to_a_person_with_what_they_said() {
+    let store = fresh_store();
+    let board = switchboard(Arc::clone(&store), shared().speech.clone(), 900);
+    let mut phone = Phone::dial(&board, setup("call-shutdown", JANE, Pacing::Realtime));
+    phone.until_quiet(60_000).await;
+    phone.say("caller-stolen-card-8k.wav").await;
+    phone.silence_until("the confirmation question", 20_000, |h| said(h, "is that right")).await;
+    let (reason, heard) = phone.service_stops().await;
+    let log = describe(&heard);
+
+    assert_eq!(reason, EndReason::HandedOff, "{log}");
+    last_is_call_ended(&heard, EndReason::HandedOff);
+    let ticket = heard
+        .iter()
+        .find_map(|o| if let CallOutput::Handoff { ticket, .. } = o { Some(ticket) } else { None })
+        .unwrap_or_else(|| panic!("no hand-off:\n{log}"));
+    // The agent sees why and what the caller wanted, so the caller need not repeat it.
+    let packet = &ticket.packet;
+    assert!(packet.transcript.iter().any(|t| t.text.to_lowercase().contains("stolen")), "{packet:?}");
+    assert_eq!(packet.flow.as_deref(), Some("lost_or_stolen_card"), "{packet:?}");
+    let entry = store.queue_entry(ticket.entry.id).expect("store").expect("queued");
+    assert_eq!(entry.packet["flow"], "lost_or_stolen_card", "{}", entry.packet);
+    let record = store.call("call-shutdown").expect("store").expect("record");
+    assert_eq!(record.end_reason.as_deref(), Some("handed_off"));
 }
 
 #[tokio::test(start_paused = true)]

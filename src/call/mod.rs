@@ -66,6 +66,8 @@ pub enum CallInput {
     PlaybackFinished { reply_id: u64 },
     /// The caller hung up.
     HangUp,
+    /// The service is shutting down: the caller is handed to a person at once, with the call's context.
+    ServiceStopping,
 }
 
 /// Why a call ended.
@@ -102,7 +104,11 @@ impl EndReason {
 pub struct TurnTiming {
     /// From the end of the caller's speech to the end of the turn being declared (endpointing silence).
     pub endpoint_ms: f64,
+    /// From the end of the turn being declared to its final transcript (often 0: see the next field).
     pub recognition_ms: f64,
+    /// How long before the turn was declared over its recognition began (at the caller's pause); 0
+    /// when it began only then.
+    pub recognition_lead_ms: f64,
     pub understanding_ms: f64,
     /// Synthesis of the reply's first sentence.
     pub first_synthesis_ms: f64,

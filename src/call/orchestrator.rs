@@ -123,8 +123,8 @@ struct Pending {
     /// Call time the caller stopped speaking, and the silence waited before the turn was declared.
     ended_ms: u64,
     endpoint_ms: f64,
-    /// The early recognition that already has (or is making) its transcript.
-    early: Option<u64>,
+    /// The early recognition that already has (or is making) its transcript, and the call time it began.
+    early: Option<(u64, u64)>,
 }
 
 impl Pending {
@@ -141,6 +141,7 @@ struct Early {
     id: u64,
     cut: EarlyCut,
     cancel: Cancel,
+    started_ms: u64,
 }
 
 /// A caller turn waiting for the dialogue.
@@ -416,6 +417,7 @@ impl Call {
                 input = inputs.recv() => match input {
                     None => return self.hang_up(EndReason::ClientGone).await,
                     Some(CallInput::HangUp) => return self.hang_up(EndReason::CallerHungUp).await,
+                    Some(CallInput::ServiceStopping) => return self.service_stopping().await,
                     Some(input) => self.on_input(input),
                 },
                 Some(done) = self.done.recv() => self.on_done(done),
@@ -449,7 +451,9 @@ impl Call {
             CallInput::Dtmf(keys) => self.on_keys(&keys),
             CallInput::Text(text) => self.on_text(text),
             CallInput::PlaybackFinished { reply_id } => self.mouth.client_finished(reply_id),
-            CallInput::HangUp => unreachable!("hang-up ends the loop before it gets here"),
+            CallInput::HangUp | CallInput::ServiceStopping => {
+                unreachable!("hang-up and shutdown end the loop before they get here")
+            }
         }
     }
 
@@ -506,7 +510,7 @@ impl Call {
         let (id, cancel) = (self.next_early, Cancel::default());
         self.next_early += 1;
         let samples = cut.samples.clone();
-        self.early = Some(Early { id, cut, cancel: cancel.clone() });
+        self.early = Some(Early { id, cut, cancel: cancel.clone(), started_ms: self.now_ms() });
         let pass = self.final_pass();
         let (pool, recognizer, rate) =
             (self.board.pool.clone(), Arc::clone(&self.board.speech.recognizer), self.setup.sample_rate);
@@ -578,7 +582,7 @@ impl Call {
         let early = self.early.take();
         let deaf = self.deaf.take();
         let early = match early {
-            Some(early) if deaf.is_none() && early.cut.foresaw(&utterance) => Some(early.id),
+            Some(early) if deaf.is_none() && early.cut.foresaw(&utterance) => Some((early.id, early.started_ms)),
             Some(early) => {
                 early.cancel.cancel();
                 None
@@ -765,7 +769,7 @@ impl Call {
             return;
         }
         let Some(front) = self.to_recognise.front() else { return };
-        if let Some(id) = front.early {
+        if let Some((id, _)) = front.early {
             // Recognised from the pause on: take its transcript once it is there (it usually already is).
             let Some((result, finished_ms)) = self.early_results.remove(&id) else { return };
             let Some(utterance) = self.to_recognise.pop_front() else { return };
@@ -999,8 +1003,15 @@ impl Call {
                 if !transcript.text.is_empty() {
                     let input =
                         CallerInput::Utterance { text: transcript.text, asr_confidence: Some(transcript.confidence) };
-                    let timing =
-                        TurnTiming { endpoint_ms: utterance.endpoint_ms, recognition_ms, ..TurnTiming::default() };
+                    let recognition_lead_ms =
+                        utterance.early.map_or(0, |(_, started_ms)| utterance.declared_ms().saturating_sub(started_ms))
+                            as f64;
+                    let timing = TurnTiming {
+                        endpoint_ms: utterance.endpoint_ms,
+                        recognition_ms,
+                        recognition_lead_ms,
+                        ..TurnTiming::default()
+                    };
                     self.turns_waiting.push_back(QueuedTurn {
                         input,
                         timing: Some(timing),
@@ -1015,7 +1026,7 @@ impl Call {
     /// caller is still in the pause it was started at, it is also the latest partial transcript.
     fn on_early(&mut self, id: u64, result: Result<Transcript, StageError>) {
         let current = self.early.as_ref().is_some_and(|early| early.id == id);
-        if !current && !self.to_recognise.iter().any(|pending| pending.early == Some(id)) {
+        if !current && !self.to_recognise.iter().any(|pending| pending.early.is_some_and(|(early, _)| early == id)) {
             return; // the caller went on speaking: superseded
         }
         if current && self.ears.is_speaking() {
@@ -1269,6 +1280,44 @@ impl Call {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::warn!(call_id = %self.setup.call_id, %error, "closing the session failed"),
             Err(error) => tracing::warn!(call_id = %self.setup.call_id, %error, "closing the session failed"),
+        }
+        reason
+    }
+
+    /// The service is shutting down and there is no time left to speak: the caller goes straight to a
+    /// person (the platform transfers them), with everything said so far in the hand-off packet.
+    async fn service_stopping(&mut self) -> EndReason {
+        self.stop_speaking();
+        let what = "the service is shutting down".to_string();
+        self.failure = Some(what.clone());
+        let (engine, session) = (Arc::clone(&self.engine), Arc::clone(&self.session));
+        let failed = blocking("the dialogue engine", move || {
+            let mut session = session.lock().unwrap_or_else(PoisonError::into_inner);
+            engine.fail(&mut session, &what)
+        })
+        .await;
+        let events = match failed {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::error!(call_id = %self.setup.call_id, %error, "no hand-off at shutdown");
+                return EndReason::Error;
+            }
+        };
+        let mut reason = EndReason::Error;
+        for event in events {
+            match event {
+                Event::Reply(reply) => {
+                    let reply_id = self.next_reply_id;
+                    self.next_reply_id += 1;
+                    let text = reply.text;
+                    self.emit(|at_ms| CallOutput::ReplyText { at_ms, reply_id, text, barge_in: false });
+                }
+                Event::Handoff(ticket) => {
+                    reason = EndReason::HandedOff;
+                    self.emit(|at_ms| CallOutput::Handoff { at_ms, ticket });
+                }
+                _ => {}
+            }
         }
         reason
     }

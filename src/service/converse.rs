@@ -220,7 +220,13 @@ impl Reader {
             let next = tokio::select! {
                 biased;
                 _ = stopping(&mut shutdown) => {
-                    self.report_fatal(pb::ErrorCode::Internal, "the server is shutting down; the call ends now").await;
+                    // The call hands the caller to a person (its `Handoff` follows), then ends.
+                    let _ = inputs.send(CallInput::ServiceStopping).await;
+                    self.report_fatal(
+                        pb::ErrorCode::Internal,
+                        "the server is shutting down; the call ends now and the caller is handed to a person",
+                    )
+                    .await;
                     break;
                 }
                 next = inbound.message() => next,

@@ -70,6 +70,7 @@ impl CallRunner for Scripted {
             match inputs.recv().await {
                 None => break EndReason::ClientGone,
                 Some(CallInput::HangUp) => break EndReason::CallerHungUp,
+                Some(CallInput::ServiceStopping) => break EndReason::HandedOff,
                 Some(CallInput::Audio(bytes)) => audio_bytes += bytes.len(),
                 Some(CallInput::PlaybackFinished { .. }) => {}
                 Some(CallInput::Dtmf(digits)) => {

@@ -219,6 +219,7 @@ pub fn turn_timing(timing: &TurnTiming) -> pb::TurnTiming {
     pb::TurnTiming {
         endpoint_ms: timing.endpoint_ms,
         recognition_ms: timing.recognition_ms,
+        recognition_lead_ms: timing.recognition_lead_ms,
         understanding_ms: timing.understanding_ms,
         first_synthesis_ms: timing.first_synthesis_ms,
         first_audio_ms: timing.first_audio_ms,
@@ -229,6 +230,7 @@ pub fn turn_timing_from(timing: &pb::TurnTiming) -> TurnTiming {
     TurnTiming {
         endpoint_ms: timing.endpoint_ms,
         recognition_ms: timing.recognition_ms,
+        recognition_lead_ms: timing.recognition_lead_ms,
         understanding_ms: timing.understanding_ms,
         first_synthesis_ms: timing.first_synthesis_ms,
         first_audio_ms: timing.first_audio_ms,

@@ -505,27 +505,11 @@ async fn keys_in_a_digit_slot_reach_the_dialogue_as_one_answer_after_the_inter_d
     last_is_call_ended(&heard, EndReason::CallerHungUp);
 }
 
-/// The real recogniser, counting the final recognitions that ran to a transcript.
-struct CountingFinals {
-    real: Arc<dyn PooledRecognizer>,
-    finished: AtomicUsize,
-}
-
-impl PooledRecognizer for CountingFinals {
-    fn recognize(&self, samples: &[f32], threads: usize, pass: Pass, cancel: &Cancel) -> Result<Transcript, AsrError> {
-        let result = self.real.recognize(samples, threads, pass, cancel);
-        if pass.is_final() && result.is_ok() {
-            self.finished.fetch_add(1, Ordering::SeqCst);
-        }
-        result
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_turn_is_recognised_once_starting_at_the_callers_pause() {
     let mut speech = shared().speech.clone();
-    let counting = Arc::new(CountingFinals { real: speech.recognizer.clone(), finished: AtomicUsize::new(0) });
-    speech.recognizer = counting.clone();
+    let watched = Arc::new(Watched::new(speech.recognizer.clone(), false));
+    speech.recognizer = watched.clone();
     let board = switchboard(fresh_store(), speech, 900);
     let mut phone = Phone::dial(&board, setup("call-early", JANE, Pacing::Realtime));
     phone.until_quiet(60_000).await;
@@ -539,7 +523,7 @@ async fn a_turn_is_recognised_once_starting_at_the_callers_pause() {
     assert_eq!(reason, EndReason::HandedOff, "{log}");
     assert_eq!(finals(&heard).len(), 1, "{log}");
     // The recognition begun at the pause was the turn's: none was started again when the turn ended.
-    assert_eq!(counting.finished.load(Ordering::SeqCst), 1, "{log}");
+    assert_eq!(watched.finals_done.load(Ordering::SeqCst), 1, "{log}");
     let Some(CallOutput::CallEnded { turns, .. }) = heard.last() else { unreachable!() };
     let turn = turns.first().expect("the caller's turn was timed");
     // It began about 350 ms into the caller's silence; the turn ended at 600 ms.
@@ -594,16 +578,24 @@ async fn a_call_past_its_maximum_length_is_wrapped_up_and_handed_off() {
     assert_eq!(record.end_reason.as_deref(), Some("max_duration"));
 }
 
-/// The real recogniser, except that once armed, final recognitions fail or panic, as a broken stage
-/// would; partials are left alone. Armed by the test at a known point of the call (finals also run at the
-/// caller's pauses, so counting them would not say which turn fails).
-struct BrokenWhenArmed {
+/// The real recogniser, watched: it counts the final recognitions that ran to a transcript, and once
+/// armed, final recognitions fail or panic, as a broken stage would (partials are left alone). Armed by
+/// the test at a known point of the call: finals also run at the caller's pauses, so counting them
+/// would not say which turn fails.
+struct Watched {
     real: Arc<dyn PooledRecognizer>,
+    finals_done: AtomicUsize,
     armed: AtomicBool,
     panic: bool,
 }
 
-impl PooledRecognizer for BrokenWhenArmed {
+impl Watched {
+    fn new(real: Arc<dyn PooledRecognizer>, panic: bool) -> Self {
+        Self { real, finals_done: AtomicUsize::new(0), armed: AtomicBool::new(false), panic }
+    }
+}
+
+impl PooledRecognizer for Watched {
     fn recognize(&self, samples: &[f32], threads: usize, pass: Pass, cancel: &Cancel) -> Result<Transcript, AsrError> {
         if pass.is_final() && self.armed.load(Ordering::SeqCst) {
             if self.panic {
@@ -611,14 +603,18 @@ impl PooledRecognizer for BrokenWhenArmed {
             }
             return Err(AsrError::Decode("the decoder fell over".into()));
         }
-        self.real.recognize(samples, threads, pass, cancel)
+        let result = self.real.recognize(samples, threads, pass, cancel);
+        if pass.is_final() && result.is_ok() {
+            self.finals_done.fetch_add(1, Ordering::SeqCst);
+        }
+        result
     }
 }
 
 async fn a_broken_recogniser_mid_call(panic: bool) {
     let store = fresh_store();
     let mut speech = shared().speech.clone();
-    let broken = Arc::new(BrokenWhenArmed { real: speech.recognizer.clone(), armed: AtomicBool::new(false), panic });
+    let broken = Arc::new(Watched::new(speech.recognizer.clone(), panic));
     speech.recognizer = broken.clone();
     let board = switchboard(Arc::clone(&store), speech, 900);
     let call_id = if panic { "call-panic" } else { "call-broken" };
@@ -684,6 +680,33 @@ async fn a_service_shutting_down_hands_the_caller_to_a_person_with_what_they_sai
     assert_eq!(entry.packet["flow"], "lost_or_stolen_card", "{}", entry.packet);
     let record = store.call("call-shutdown").expect("store").expect("record");
     assert_eq!(record.end_reason.as_deref(), Some("handed_off"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_the_platform_cuts_itself_gets_no_more_audio_and_the_call_goes_on() {
+    let board = switchboard(fresh_store(), shared().speech.clone(), 900);
+    let mut phone = Phone::dial(&board, setup("call-platform-cut", JANE, Pacing::Realtime));
+    phone
+        .silence_until("the greeting's audio", 10_000, |h| h.iter().any(|o| matches!(o, CallOutput::ReplyAudio { .. })))
+        .await;
+    let greeting = reply_texts(&phone.heard).first().map(|(id, _)| *id).expect("the greeting");
+    phone.send(CallInput::PlaybackFinished { reply_id: greeting, interrupted: true }).await;
+    phone
+        .silence_until("the stop", 2_000, |h| {
+            h.iter().any(|o| matches!(o, CallOutput::StopPlayback { reply_id, .. } if *reply_id == greeting))
+        })
+        .await;
+    let sent = |h: &[CallOutput]| {
+        h.iter()
+            .filter(|o| matches!(o, CallOutput::ReplyAudio { reply_id, .. } if *reply_id == greeting))
+            .count()
+    };
+    let at_stop = sent(&phone.heard);
+    phone.until_quiet(10_000).await;
+    assert_eq!(sent(&phone.heard), at_stop, "greeting audio after the platform cut it:\n{}", phone.transcript());
+    phone.say("caller-agent-8k.wav").await;
+    let (reason, heard) = phone.finish().await;
+    assert_eq!(reason, EndReason::HandedOff, "the call went on:\n{}", describe(&heard));
 }
 
 #[tokio::test(start_paused = true)]

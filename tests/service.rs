@@ -424,6 +424,24 @@ fn a_caller_asking_for_a_person_is_handed_off_and_the_agent_reads_the_packet() {
     assert_eq!(json["queue"], serde_json::Value::String(packet.queue.clone()));
 }
 
+/// Real people's recordings (not synthesised), sent as a phone line carries them (8 kHz mu-law): asked
+/// twice for something the bank's line does not do, the assistant hands the caller to a person.
+#[test]
+fn real_recorded_callers_asking_what_the_line_cannot_do_are_handed_to_a_person() {
+    let report = place(fast_call(
+        "real-voices",
+        Some("+15551234567"),
+        vec![speech("clips/whatstheweatherlike.wav"), speech("clips/brooklyn_bridge_audio.wav")],
+    ));
+    let heard = |turn: usize| report.turns[turn].transcript.join(" ").to_lowercase();
+    assert!(heard(0).contains("weather"), "{:?}", report.turns[0]);
+    assert!(heard(1).contains("bridge"), "{:?}", report.turns[1]);
+    assert!(report.turns[0].replies.join(" ").contains("not something I can help with"), "{:?}", report.turns[0]);
+    let handoff = report.handoff.clone().unwrap_or_else(|| panic!("no hand-off: {:#?}", report.events));
+    assert!(handoff.reasons.iter().any(|r| r == "out_of_scope"), "{handoff:?}");
+    assert_eq!(report.end, Some(EndReason::HandedOff));
+}
+
 #[test]
 fn keyed_digits_fill_the_phone_number_of_an_unknown_caller() {
     let report = place(fast_call(

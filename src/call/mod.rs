@@ -63,7 +63,8 @@ pub enum CallInput {
     /// A typed turn (the text channel on the same stream).
     Text(String),
     /// The platform finished playing this reply to the caller.
-    PlaybackFinished { reply_id: u64 },
+    /// `interrupted`: the platform stopped it early itself (its own barge-in, a transfer tone).
+    PlaybackFinished { reply_id: u64, interrupted: bool },
     /// The caller hung up.
     HangUp,
     /// The service is shutting down: the caller is handed to a person at once, with the call's context.

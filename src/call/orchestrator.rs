@@ -450,7 +450,7 @@ impl Call {
             CallInput::Audio(bytes) => self.on_audio(&bytes),
             CallInput::Dtmf(keys) => self.on_keys(&keys),
             CallInput::Text(text) => self.on_text(text),
-            CallInput::PlaybackFinished { reply_id } => self.mouth.client_finished(reply_id),
+            CallInput::PlaybackFinished { reply_id, interrupted } => self.on_playback_finished(reply_id, interrupted),
             CallInput::HangUp | CallInput::ServiceStopping => {
                 unreachable!("hang-up and shutdown end the loop before they get here")
             }
@@ -538,6 +538,17 @@ impl Call {
             Pass::FinalDigits
         } else {
             Pass::Final
+        }
+    }
+
+    /// The platform played a reply to its end, or stopped it itself: then no more of it is sent (nor
+    /// synthesised), and the call moves on as if it had played out.
+    fn on_playback_finished(&mut self, reply_id: u64, interrupted: bool) {
+        if interrupted && self.mouth.current_id() == Some(reply_id) {
+            self.stop_speaking();
+            self.on_played(reply_id);
+        } else {
+            self.mouth.client_finished(reply_id);
         }
     }
 

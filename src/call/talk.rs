@@ -303,7 +303,7 @@ pub async fn talk(
                     if done { playout.complete = false; playout.reply_id.take() } else { None }
                 };
                 if let Some(reply_id) = finished {
-                    let _ = inputs.send(CallInput::PlaybackFinished { reply_id }).await;
+                    let _ = inputs.send(CallInput::PlaybackFinished { reply_id, interrupted: false }).await;
                 }
             }
             _ = tokio::signal::ctrl_c(), if !hung_up => {

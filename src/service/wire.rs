@@ -165,7 +165,9 @@ pub fn call_input(message: pb::caller_message::Message) -> Result<CallInput, Wir
         Message::Dtmf(dtmf) => check_dtmf(&dtmf.digits).map(CallInput::Dtmf),
         Message::Text(text) if text.text.trim().is_empty() => Err(WireError::EmptyText),
         Message::Text(text) => Ok(CallInput::Text(text.text)),
-        Message::PlaybackFinished(done) => Ok(CallInput::PlaybackFinished { reply_id: done.reply_id }),
+        Message::PlaybackFinished(done) => {
+            Ok(CallInput::PlaybackFinished { reply_id: done.reply_id, interrupted: done.interrupted })
+        }
         Message::HangUp(_) => Ok(CallInput::HangUp),
     }
 }
@@ -423,7 +425,7 @@ mod tests {
         assert_eq!(call_input(Message::HangUp(pb::HangUp {})), Ok(CallInput::HangUp));
         assert_eq!(
             call_input(Message::PlaybackFinished(pb::PlaybackFinished { reply_id: 4, interrupted: true })),
-            Ok(CallInput::PlaybackFinished { reply_id: 4 })
+            Ok(CallInput::PlaybackFinished { reply_id: 4, interrupted: true })
         );
         assert_eq!(call_input(Message::Text(pb::TextTurn { text: " ".into() })), Err(WireError::EmptyText));
         assert_eq!(call_input(Message::Setup(pb::CallSetup::default())), Err(WireError::SecondSetup));

@@ -132,8 +132,8 @@ impl WhisperRecognizer {
         let mut params = self.params(input.len());
         if let Some(abort) = &abort {
             // whisper-rs 0.16's `set_abort_callback_safe` hands whisper.cpp a pointer to a boxed trait
-            // object but reads it back as the closure type, so every recognition aborted at once; the
-            // flag is passed directly instead.
+            // object but reads it back as the closure type, so every recognition aborted at once (also
+            // found in silverstein/minutes#951); the flag is passed directly instead.
             // SAFETY: the callback only reads the flag, and `abort` keeps it alive until `full` returns.
             unsafe {
                 params.set_abort_callback(Some(abort_when_raised));

@@ -27,6 +27,9 @@ use helpline::store::{self, CardStatus, SqliteStore, Store};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+mod support;
+use support::http_server::{spawn_test_server, Reply as HttpReply};
+
 const RATE: u32 = 8_000;
 const FRAME: usize = 160;
 /// Jane Doe in the sample customers: a Visa debit card and a Mastercard credit card.
@@ -783,6 +786,69 @@ async fn unsupported_set_ups_are_refused_with_the_fix() {
     let first = outputs.recv().await.expect("an error");
     assert!(matches!(first, CallOutput::Error { code: ErrorCode::InvalidInput, fatal: true, .. }), "{first:?}");
     assert!(matches!(outputs.recv().await, Some(CallOutput::CallEnded { reason: EndReason::Error, .. })));
+}
+
+/// The sample line with its ticketing webhook pointed at `url` and given `timeout_ms` (a copy of the
+/// line's files in a temporary folder; the intent model is reused, as it is keyed by the training data).
+fn line_with_ticketing(url: &str, timeout_ms: u64) -> Arc<Line> {
+    let dir = std::env::temp_dir().join(format!("helpline-call-line-{}-{:08x}", std::process::id(), fastrand::u32(..)));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for entry in std::fs::read_dir(repo("lines/acme-bank")).expect("the sample line") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    let line_yml = std::fs::read_to_string(dir.join("line.yml")).expect("line.yml");
+    assert!(line_yml.contains("timeout_ms: 2000"), "the sample line's ticketing timeout moved");
+    std::fs::write(dir.join("line.yml"), line_yml.replace("timeout_ms: 2000", &format!("timeout_ms: {timeout_ms}")))
+        .expect("write line.yml");
+    let models = ModelDir::locate(None).expect("models");
+    let encoder = Arc::new(SentenceEncoder::load(&models).expect("MiniLM encoder"));
+    let urls = BTreeMap::from([("file_dispute".to_string(), url.to_string())]);
+    Arc::new(Line::load_with(&dir, encoder, &models, &urls).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// A backend slower than the line's `hold_after_ms` (1.5 s): the caller hears "one moment" instead of
+/// silence, then the answer. Real time, so the webhook's delay and the call's clock agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_backend_gets_a_one_moment_instead_of_dead_air() {
+    let ticketing = spawn_test_server(|_, _| {
+        HttpReply::json(200, serde_json::json!({"ticket_id": "EXT-77"})).after(Duration::from_millis(3_000))
+    });
+    let line = line_with_ticketing(&ticketing.url("/disputes"), 10_000);
+    let one_moment = line.messages.one_moment.clone();
+    let store = {
+        let dir =
+            std::env::temp_dir().join(format!("helpline-call-slow-{}-{:08x}", std::process::id(), fastrand::u32(..)));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let store = SqliteStore::open(&dir.join("helpline.db")).expect("store");
+        store::seed(&store, line.customers.as_ref().expect("customers")).expect("seed");
+        Arc::new(store)
+    };
+    let engine = Arc::new(Engine::new(line, store));
+    let config = SwitchboardConfig { workers: 2, max_call_seconds: 900, ..SwitchboardConfig::default() };
+    let board = Arc::new(Switchboard::with_models(shared().speech.clone(), engine, config));
+    let mut phone = Phone::dial(&board, setup("call-slow-backend", JANE, Pacing::Realtime));
+    phone.until_quiet(60_000).await;
+    for (text, next) in [
+        ("there's a charge on my card i don't recognize", "amount"),
+        ("forty two dollars fifty", "merchant"),
+        ("corner bistro", "Shall I file"),
+        ("yes", "reference is EXT-77"),
+    ] {
+        phone.send(CallInput::Text(text.into())).await;
+        phone.silence_until(next, 30_000, |h| said(h, next)).await;
+        phone.until_quiet(30_000).await;
+    }
+    let (_, heard) = phone.hang_up().await;
+    let log = describe(&heard);
+    let replies: Vec<String> = reply_texts(&heard).into_iter().map(|(_, text)| text).collect();
+    let held = replies.iter().position(|r| *r == one_moment).unwrap_or_else(|| panic!("no hold message:\n{log}"));
+    let answered = replies.iter().position(|r| r.contains("EXT-77")).expect("the answer");
+    assert!(held < answered, "one moment came before the answer:\n{log}");
+    assert_eq!(replies.iter().filter(|r| **r == one_moment).count(), 1, "said once:\n{log}");
+    assert_eq!(ticketing.hits(), 1);
 }
 
 /// One turn in real time, on this machine's real clock: what a caller waits. Prints the timings

@@ -303,6 +303,8 @@ struct Call {
     // The dialogue.
     turns_waiting: VecDeque<QueuedTurn>,
     thinking: bool,
+    /// When the caller turn being answered began (call time), until its "one moment" is said.
+    hold_due_from: Option<u64>,
     failing_in_flight: bool,
     /// The turn whose first reply audio is awaited, with the call time its caller finished.
     awaiting_audio: Option<(TurnTiming, u64)>,
@@ -331,6 +333,7 @@ struct Call {
     hard_stop: bool,
     idle_since_ms: Option<u64>,
     no_input_ms: u64,
+    hold_after_ms: u64,
     max_seconds: u64,
 }
 
@@ -381,6 +384,7 @@ impl Call {
             expecting_digits: false,
             turns_waiting: VecDeque::new(),
             thinking: false,
+            hold_due_from: None,
             failing_in_flight: false,
             awaiting_audio: None,
             agenda: VecDeque::new(),
@@ -397,6 +401,7 @@ impl Call {
             hard_stop: false,
             idle_since_ms: None,
             no_input_ms: voice.no_input_timeout_ms,
+            hold_after_ms: voice.hold_after_ms,
             max_seconds,
         }
     }
@@ -689,6 +694,7 @@ impl Call {
             self.mouth.deadline_ms(),
             self.digits.deadline_ms(),
             self.idle_since_ms.map(|since| since + self.no_input_ms),
+            self.hold_due_from.map(|since| since + self.hold_after_ms),
         ]
         .into_iter()
         .flatten()
@@ -716,12 +722,26 @@ impl Call {
             let ended_ms = now.saturating_sub(super::dtmf::INTER_DIGIT_TIMEOUT_MS);
             self.queue_turn(CallerInput::Digits(digits), ended_ms, super::dtmf::INTER_DIGIT_TIMEOUT_MS as f64);
         }
+        if self.hold_due_from.is_some_and(|since| now >= since + self.hold_after_ms) {
+            self.hold_due_from = None;
+            self.hold_the_line();
+        }
         if self.idle_since_ms.is_some_and(|since| now >= since + self.no_input_ms) {
             // No dead air: the dialogue re-prompts (and, past its limit, hands off).
             self.idle_since_ms = None;
             self.turns_waiting
                 .push_back(QueuedTurn { input: CallerInput::NoInput, timing: None, ended_ms: now });
         }
+    }
+
+    /// The answer to the caller's turn is slow (a backend action): say "one moment" rather than leave
+    /// the line silent, unless something is being said already.
+    fn hold_the_line(&mut self) {
+        if !self.thinking || self.wrapping_up() || self.mouth.current_id().is_some() || !self.agenda.is_empty() {
+            return;
+        }
+        let text = self.engine.line().messages.one_moment.clone();
+        self.agenda.push_back(Step::Say(Reply { text, barge_in: true }));
     }
 
     // ---- Starting work ------------------------------------------------------------------------------
@@ -844,6 +864,9 @@ impl Call {
         }
         let Some(turn) = self.turns_waiting.pop_front() else { return };
         self.thinking = true;
+        if turn.timing.is_some() {
+            self.hold_due_from = Some(self.now_ms());
+        }
         if let Some(timing) = turn.timing {
             self.await_audio(timing, turn.ended_ms);
         }
@@ -1072,7 +1095,10 @@ impl Call {
 
     fn on_dialogue(&mut self, job: DialogueJob, result: Result<Turned, StageError>, understanding_ms: f64) {
         match job {
-            DialogueJob::Turn => self.thinking = false,
+            DialogueJob::Turn => {
+                self.thinking = false;
+                self.hold_due_from = None;
+            }
             DialogueJob::Fail => self.failing_in_flight = false,
         }
         let turned = match (result, job) {

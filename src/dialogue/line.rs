@@ -69,17 +69,20 @@ impl LineError {
 
 /// Settings of the line's voice channel.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct VoiceSettings {
     /// Silence after a reply before the caller is re-prompted.
     pub no_input_timeout_ms: u64,
     /// Calls longer than this are wrapped up and handed off.
     pub max_call_seconds: u64,
+    /// When the answer to a caller's turn is still not ready this long after the turn began (a slow
+    /// backend action), the `one_moment` message is said.
+    pub hold_after_ms: u64,
 }
 
 impl Default for VoiceSettings {
     fn default() -> Self {
-        Self { no_input_timeout_ms: 6000, max_call_seconds: 900 }
+        Self { no_input_timeout_ms: 6000, max_call_seconds: 900, hold_after_ms: 1500 }
     }
 }
 
@@ -142,6 +145,9 @@ pub struct Messages {
     pub goodbye: Template,
     pub apology: Template,
     pub handoff: Template,
+    /// Said on a call when the answer to a turn is slow to come (a slow backend), so the caller never
+    /// hears dead air. Plain text: it is said before the turn's answer, and its slots, are known.
+    pub one_moment: String,
 }
 
 /// An action configured in line.yml: a webhook, and what to use when its URL is not configured.
@@ -427,6 +433,7 @@ struct MessageSpec {
     goodbye: String,
     apology: String,
     handoff: String,
+    one_moment: String,
 }
 
 impl Default for MessageSpec {
@@ -448,6 +455,7 @@ impl Default for MessageSpec {
             goodbye: "Thank you for calling. Goodbye.".into(),
             apology: "I'm sorry, something went wrong on our side.".into(),
             handoff: "I'm transferring you to a colleague who can help. You're number {position} in the queue.".into(),
+            one_moment: "One moment, please.".into(),
         }
     }
 }
@@ -472,6 +480,13 @@ impl MessageSpec {
             goodbye: t("goodbye", &self.goodbye)?,
             apology: t("apology", &self.apology)?,
             handoff: t("handoff", &self.handoff)?,
+            one_moment: if self.one_moment.contains('{') {
+                return Err("one_moment: it is said before the turn's answer is known, so it cannot use \
+                            {placeholders}; write plain text, e.g. \"One moment, please.\""
+                    .into());
+            } else {
+                self.one_moment
+            },
         })
     }
 }

@@ -8,6 +8,8 @@
 pub mod frames;
 pub mod g711;
 pub mod resample;
+#[cfg(test)]
+pub(crate) mod tones;
 pub mod wav;
 
 use std::path::PathBuf;

@@ -53,19 +53,7 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, AudioEr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sine(freq: f32, rate: u32, seconds: f32) -> Vec<f32> {
-        (0..(rate as f32 * seconds) as usize)
-            .map(|i| (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin() * 0.5)
-            .collect()
-    }
-
-    /// Frequency from the zero crossings of the middle of the signal (ends carry filter transients).
-    fn measured_frequency(samples: &[f32], rate: u32) -> f32 {
-        let middle = &samples[samples.len() / 4..samples.len() * 3 / 4];
-        let crossings = middle.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
-        crossings as f32 * rate as f32 / middle.len() as f32
-    }
+    use crate::audio::tones::{measured_frequency, sine};
 
     #[test]
     fn a_resampled_sine_keeps_its_frequency_and_duration() {

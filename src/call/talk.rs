@@ -319,17 +319,7 @@ pub async fn talk(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sine(freq: f32, rate: u32, seconds: f32) -> Vec<f32> {
-        (0..(rate as f32 * seconds) as usize)
-            .map(|i| (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin() * 0.5)
-            .collect()
-    }
-
-    fn frequency(samples: &[f32], rate: u32) -> f32 {
-        let middle = &samples[samples.len() / 4..samples.len() * 3 / 4];
-        middle.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count() as f32 * rate as f32 / middle.len() as f32
-    }
+    use crate::audio::tones::{measured_frequency as frequency, sine};
 
     #[test]
     fn a_stereo_48k_microphone_becomes_20_ms_frames_of_16k_linear_audio() {

@@ -16,8 +16,9 @@ use helpline::models::ModelDir;
 use helpline::nlu::encoder::SentenceEncoder;
 use helpline::store::{self, SqliteStore, Store};
 
+/// Who calls which line, and where the conversation is kept: shared by `chat` and `talk`.
 #[derive(Args)]
-pub struct ChatArgs {
+pub struct CallerArgs {
     /// The line directory.
     #[arg(long, default_value = "lines/acme-bank")]
     pub line: PathBuf,
@@ -27,6 +28,12 @@ pub struct ChatArgs {
     /// The database (default: $HELPLINE_STORE or var/helpline.db).
     #[arg(long)]
     pub store: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub who: CallerArgs,
     /// Continue a saved session (e.g. one started on a call) instead of starting a new one.
     #[arg(long)]
     pub session: Option<String>,
@@ -69,15 +76,15 @@ pub fn load_line(models: &ModelDir, dir: &Path) -> Result<(Arc<SentenceEncoder>,
 }
 
 pub fn chat(models: &ModelDir, args: &ChatArgs) -> Result<()> {
-    let (_, line) = load_line(models, &args.line)?;
-    let store = open_store(args.store.as_deref(), &line)?;
+    let (_, line) = load_line(models, &args.who.line)?;
+    let store = open_store(args.who.store.as_deref(), &line)?;
     let engine = Engine::new(Arc::new(line), store);
     let (mut session, greeting) = match &args.session {
         Some(id) => (engine.resume(id)?, Vec::new()),
         None => engine.start(SessionStart {
             session_id: None,
             channel: Channel::Text,
-            caller: args.caller.clone(),
+            caller: args.who.caller.clone(),
             called: None,
             metadata: BTreeMap::new(),
         })?,

@@ -1,8 +1,6 @@
 //! `helpline talk`: talk with a line through this computer's microphone and speaker (the `talk`
 //! cargo feature; without it the command says how to build it).
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use clap::Args;
 
@@ -10,15 +8,8 @@ use helpline::models::ModelDir;
 
 #[derive(Args)]
 pub struct TalkArgs {
-    /// The line directory.
-    #[arg(long, default_value = "lines/acme-bank")]
-    pub line: PathBuf,
-    /// The caller's phone number (a known customer is greeted by name).
-    #[arg(long)]
-    pub caller: Option<String>,
-    /// The database (default: $HELPLINE_STORE or var/helpline.db).
-    #[arg(long)]
-    pub store: Option<PathBuf>,
+    #[command(flatten)]
+    pub who: super::chat::CallerArgs,
     /// You wear headphones: the microphone stays open while the assistant speaks, so you can interrupt
     /// it (without headphones it would hear itself).
     #[arg(long)]
@@ -37,18 +28,18 @@ pub fn talk(models: &ModelDir, args: &TalkArgs) -> Result<()> {
     use helpline::call::{CallOutput, Switchboard, SwitchboardConfig};
     use helpline::dialogue::Engine;
 
-    let (_, line) = super::chat::load_line(models, &args.line)?;
-    let store = super::chat::open_store(args.store.as_deref(), &line)?;
+    let (_, line) = super::chat::load_line(models, &args.who.line)?;
+    let store = super::chat::open_store(args.who.store.as_deref(), &line)?;
     let engine = Arc::new(Engine::new(Arc::new(line), store));
     let mut config = SwitchboardConfig::default();
     if let Some(workers) = args.workers {
         config.workers = workers;
     }
     let board = Arc::new(Switchboard::load(models, engine, config)?);
-    let options = TalkOptions { headphones: args.headphones, caller: args.caller.clone() };
+    let options = TalkOptions { headphones: args.headphones, caller: args.who.caller.clone() };
     eprintln!(
         "talking to {} (Ctrl-C hangs up){}",
-        args.line.display(),
+        args.who.line.display(),
         if args.headphones {
             ""
         } else {

@@ -62,15 +62,29 @@ fn shared() -> &'static Shared {
 
 /// A fresh store seeded with the sample customers, in its own temporary directory.
 fn fresh_store() -> Arc<SqliteStore> {
+    store_for(&shared().line)
+}
+
+/// A fresh store seeded with `line`'s customers.
+fn store_for(line: &Line) -> Arc<SqliteStore> {
     let dir = std::env::temp_dir().join(format!("helpline-call-test-{}-{:08x}", std::process::id(), fastrand::u32(..)));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let store = SqliteStore::open(&dir.join("helpline.db")).expect("store");
-    store::seed(&store, shared().line.customers.as_ref().expect("the sample line seeds customers")).expect("seed");
+    store::seed(&store, line.customers.as_ref().expect("the sample line seeds customers")).expect("seed");
     Arc::new(store)
 }
 
 fn switchboard(store: Arc<SqliteStore>, speech: SpeechModels, max_call_seconds: u64) -> Arc<Switchboard> {
-    let engine = Arc::new(Engine::new(Arc::clone(&shared().line), store));
+    switchboard_on(Arc::clone(&shared().line), store, speech, max_call_seconds)
+}
+
+fn switchboard_on(
+    line: Arc<Line>,
+    store: Arc<SqliteStore>,
+    speech: SpeechModels,
+    max_call_seconds: u64,
+) -> Arc<Switchboard> {
+    let engine = Arc::new(Engine::new(line, store));
     let config = SwitchboardConfig { workers: 2, max_call_seconds, ..SwitchboardConfig::default() };
     Arc::new(Switchboard::with_models(speech, engine, config))
 }
@@ -818,17 +832,8 @@ async fn a_slow_backend_gets_a_one_moment_instead_of_dead_air() {
     });
     let line = line_with_ticketing(&ticketing.url("/disputes"), 10_000);
     let one_moment = line.messages.one_moment.clone();
-    let store = {
-        let dir =
-            std::env::temp_dir().join(format!("helpline-call-slow-{}-{:08x}", std::process::id(), fastrand::u32(..)));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let store = SqliteStore::open(&dir.join("helpline.db")).expect("store");
-        store::seed(&store, line.customers.as_ref().expect("customers")).expect("seed");
-        Arc::new(store)
-    };
-    let engine = Arc::new(Engine::new(line, store));
-    let config = SwitchboardConfig { workers: 2, max_call_seconds: 900, ..SwitchboardConfig::default() };
-    let board = Arc::new(Switchboard::with_models(shared().speech.clone(), engine, config));
+    let store = store_for(&line);
+    let board = switchboard_on(line, store, shared().speech.clone(), 900);
     let mut phone = Phone::dial(&board, setup("call-slow-backend", JANE, Pacing::Realtime));
     phone.until_quiet(60_000).await;
     for (text, next) in [

@@ -864,10 +864,9 @@ impl Call {
         }
         let Some(turn) = self.turns_waiting.pop_front() else { return };
         self.thinking = true;
-        if turn.timing.is_some() {
-            self.hold_due_from = Some(self.now_ms());
-        }
         if let Some(timing) = turn.timing {
+            // A caller waits for this answer: if it is slow, they hear "one moment".
+            self.hold_due_from = Some(self.now_ms());
             self.await_audio(timing, turn.ended_ms);
         }
         let input = turn.input;

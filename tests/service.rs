@@ -1,13 +1,14 @@
 //! The gRPC wire end to end: the real server (Acme Bank's sample line, real models, a fresh SQLite
 //! store) on a loopback port, driven by real gRPC clients: health, reflection, every bad input the
 //! protocol names, whole calls from recorded caller audio (several turns, a hand-off read back from the
-//! agents' queue, DTMF filling a slot), and a Python client generated from the proto.
+//! agents' queue, DTMF filling a slot, a caller barging in over a reply in real time), and a Python
+//! client generated from the proto.
 //!
 //! One server per test binary, so the models load once; tests share it (the call-limit test has its own
 //! one-slot server over the same switchboard).
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -21,12 +22,15 @@ use helpline::service::proto as pb;
 use helpline::service::{
     self, Assistant, CallPlan, CallReport, CallerTurn, RunningServer, ServeConfig, ServeOverrides,
 };
+use helpline::store::Store;
 
 struct Shared {
     runtime: tokio::runtime::Runtime,
     server: RunningServer,
     /// A second server over the same switchboard that takes one call at a time.
     one_slot: RunningServer,
+    /// Both servers' store: each call's record says how it ended.
+    store: Arc<dyn Store>,
 }
 
 fn repo(path: &str) -> PathBuf {
@@ -56,6 +60,7 @@ fn shared() -> &'static Shared {
         let models = ModelDir::locate(None).expect("models (run scripts/setup.sh)");
         let assistant = Assistant::load(&config, &models).expect("load the line and models");
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+        let store = assistant.store.clone();
         let (server, one_slot) = runtime.block_on(async {
             let listener = service::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
             let server =
@@ -64,7 +69,7 @@ fn shared() -> &'static Shared {
             let one_slot = service::start(listener, assistant.switchboard, assistant.store, 1).await.unwrap();
             (server, one_slot)
         });
-        Shared { runtime, server, one_slot }
+        Shared { runtime, server, one_slot, store }
     })
 }
 
@@ -159,6 +164,11 @@ fn speech(file: &str) -> CallerTurn {
 
 fn place(plan: CallPlan) -> CallReport {
     run(async { service::place_call(&shared().server.endpoint(), plan, |_| {}).await.expect("call") })
+}
+
+/// How the store's record of a call says it ended (None while it goes on).
+fn end_reason(call_id: &str) -> Option<String> {
+    shared().store.call(call_id).expect("store").and_then(|record| record.end_reason)
 }
 
 fn fast_call(call_id: &str, caller: Option<&str>, turns: Vec<CallerTurn>) -> CallPlan {
@@ -260,6 +270,7 @@ fn odd_oversized_and_empty_chunks_are_reported_in_the_stream_and_the_call_goes_o
         let seen =
             read_until(&mut stream, |m| matches!(m.event, Some(pb::assistant_message::Event::CallEnded(_)))).await;
         assert_eq!(seen.last().unwrap().client_message_id, "bye");
+        assert_eq!(end_reason("chunks").as_deref(), Some("caller_hung_up"), "bad chunks did not end the call");
     })
 }
 
@@ -322,6 +333,7 @@ fn calls_beyond_the_limit_get_resource_exhausted_and_a_vanished_client_frees_its
         }
         let (_sender, mut next) = next.expect("the vanished call's slot is free within 30 s");
         read_until(&mut next, is_reply_audio).await;
+        assert_eq!(end_reason("first").as_deref(), Some("client_gone"), "the call record says how it ended");
     })
 }
 
@@ -422,6 +434,78 @@ fn a_caller_asking_for_a_person_is_handed_off_and_the_agent_reads_the_packet() {
     );
     let json: serde_json::Value = serde_json::from_str(&packet.packet_json).unwrap();
     assert_eq!(json["queue"], serde_json::Value::String(packet.queue.clone()));
+}
+
+/// Barge-in on the wire, in real time as a phone line sends it: one second into the greeting the caller
+/// says "I want to speak to an agent". The server names the reply to stop as soon as it detects the
+/// speech, sends no more of that reply's audio, and the interruption is a real turn (a hand-off).
+#[test]
+fn a_caller_speaking_over_the_greeting_stops_it_and_is_heard() {
+    use pb::assistant_message::Event;
+    run(async {
+        let first = vec![setup("barge-in", pb::AudioEncoding::Mulaw, 8000, pb::Pacing::Realtime)];
+        let (sender, response) = open(&shared().server, first).await;
+        let mut stream = response.unwrap();
+        let mut heard = read_until(&mut stream, is_reply_audio).await;
+
+        let words = audio::wav::read(&repo("audio-samples/caller-agent-8k.wav")).unwrap().to_rate(8000).unwrap();
+        let silence = |seconds: usize| vec![0xffu8; 8000 * seconds]; // mu-law silence
+        let mut line = silence(1);
+        line.extend(audio::Encoding::Mulaw.encode(&words.samples));
+        line.extend(silence(5));
+        let caller = tokio::spawn(async move {
+            let mut frame_clock = tokio::time::interval(Duration::from_millis(20));
+            for (sequence, frame) in line.chunks(160).enumerate() {
+                frame_clock.tick().await;
+                if sender.send(audio("", frame.to_vec(), sequence as u64)).await.is_err() {
+                    break;
+                }
+            }
+            sender // the caller stays on the line until the test is done
+        });
+        heard.extend(read_until(&mut stream, |m| matches!(m.event, Some(Event::CallEnded(_)))).await);
+        let caller = caller.await.unwrap();
+        drop(caller);
+
+        let log = format!("{heard:#?}");
+        let (stop_index, stopped) = heard
+            .iter()
+            .enumerate()
+            .find_map(|(i, m)| match &m.event {
+                Some(Event::StopPlayback(stop)) => Some((i, stop.reply_id)),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no reply was stopped:\n{log}"));
+        let announced = heard[..stop_index]
+            .iter()
+            .any(|m| matches!(&m.event, Some(Event::ReplyText(r)) if r.reply_id == stopped && r.barge_in_allowed));
+        assert!(announced, "the stopped reply {stopped} is one the caller was hearing:\n{log}");
+        let after_stop = heard[stop_index..]
+            .iter()
+            .any(|m| matches!(&m.event, Some(Event::ReplyAudio(a)) if a.reply_id == stopped));
+        assert!(!after_stop, "audio of reply {stopped} followed its StopPlayback:\n{log}");
+        let speech_at = heard[..stop_index]
+            .iter()
+            .rev()
+            .find(|m| matches!(m.event, Some(Event::SpeechStarted(_))))
+            .map(|m| m.at_ms)
+            .unwrap_or_else(|| panic!("StopPlayback before any SpeechStarted:\n{log}"));
+        assert!(
+            heard[stop_index].at_ms - speech_at <= 200,
+            "the reply was stopped {} ms after the speech was detected:\n{log}",
+            heard[stop_index].at_ms - speech_at
+        );
+        let finals: Vec<&str> = heard
+            .iter()
+            .filter_map(|m| match &m.event {
+                Some(Event::FinalTranscript(t)) => Some(t.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(finals.iter().any(|t| t.to_lowercase().contains("agent")), "{finals:?}");
+        assert!(heard.iter().any(|m| matches!(m.event, Some(Event::Handoff(_)))), "{log}");
+        assert_eq!(end_reason("barge-in").as_deref(), Some("handed_off"));
+    })
 }
 
 /// Real people's recordings (not synthesised), sent as a phone line carries them (8 kHz mu-law): asked

@@ -35,6 +35,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct Assistant {
     pub switchboard: Arc<Switchboard>,
     pub store: Arc<dyn Store>,
+    /// The sentence encoder the line's understanding and FAQ share (benchmarks clear its memory).
+    pub encoder: Arc<SentenceEncoder>,
     /// The line's name, for logs.
     pub line: String,
 }
@@ -45,7 +47,7 @@ impl Assistant {
     pub fn load(config: &ServeConfig, models: &ModelDir) -> Result<Self, ServiceError> {
         let store = open_store(&config.store, &config.line)?;
         let encoder = Arc::new(SentenceEncoder::load(models)?);
-        let line = Arc::new(Line::load(&config.line, encoder, models)?);
+        let line = Arc::new(Line::load(&config.line, encoder.clone(), models)?);
         let name = line.name.clone();
         let switchboard_config = SwitchboardConfig {
             asr_model: config.asr_model.clone(),
@@ -54,7 +56,7 @@ impl Assistant {
         };
         let engine = Arc::new(Engine::new(line, store.clone()));
         let switchboard = Arc::new(Switchboard::load(models, engine, switchboard_config)?);
-        Ok(Self { switchboard, store, line: name })
+        Ok(Self { switchboard, store, encoder, line: name })
     }
 }
 

@@ -448,24 +448,26 @@ fn a_caller_speaking_over_the_greeting_stops_it_and_is_heard() {
         let mut stream = response.unwrap();
         let mut heard = read_until(&mut stream, is_reply_audio).await;
 
-        let words = audio::wav::read(&repo("audio-samples/caller-agent-8k.wav")).unwrap().to_rate(8000).unwrap();
-        let silence = |seconds: usize| vec![0xffu8; 8000 * seconds]; // mu-law silence
-        let mut line = silence(1);
-        line.extend(audio::Encoding::Mulaw.encode(&words.samples));
-        line.extend(silence(5));
+        // One second more of the greeting, the words, then five seconds of quiet while the caller waits.
+        const RATE: u32 = 8000;
+        let words = audio::wav::read(&repo("audio-samples/caller-agent-8k.wav")).unwrap().to_rate(RATE).unwrap();
+        let mut samples = vec![0.0; RATE as usize];
+        samples.extend(&words.samples);
+        samples.extend(vec![0.0; 5 * RATE as usize]);
+        let frames: Vec<Vec<u8>> =
+            audio::frames::frames(&samples, RATE).map(|frame| audio::Encoding::Mulaw.encode(&frame)).collect();
         let caller = tokio::spawn(async move {
-            let mut frame_clock = tokio::time::interval(Duration::from_millis(20));
-            for (sequence, frame) in line.chunks(160).enumerate() {
+            let mut frame_clock = tokio::time::interval(Duration::from_millis(audio::FRAME_MS.into()));
+            for (sequence, frame) in frames.into_iter().enumerate() {
                 frame_clock.tick().await;
-                if sender.send(audio("", frame.to_vec(), sequence as u64)).await.is_err() {
+                if sender.send(audio("", frame, sequence as u64)).await.is_err() {
                     break;
                 }
             }
-            sender // the caller stays on the line until the test is done
+            sender // the caller stays on the line until the call has ended
         });
         heard.extend(read_until(&mut stream, |m| matches!(m.event, Some(Event::CallEnded(_)))).await);
-        let caller = caller.await.unwrap();
-        drop(caller);
+        drop(caller.await.unwrap());
 
         let log = format!("{heard:#?}");
         let (stop_index, stopped) = heard
